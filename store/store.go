@@ -1,0 +1,93 @@
+// Package store keeps image records: the metadata that PersistMetadata and RecordFailure
+// write and that the web API reads.
+//
+// The interface is deliberately small and backend-neutral so that DynamoDB and PostgreSQL
+// can implement it later: whole-record upserts keyed by image ID, point reads, and one
+// filtered, ordered, cursor-paged listing. Anything richer (partial updates, transactions
+// across records, free-form queries) would not map onto every backend and is left out.
+//
+// SQLite (OpenSQLite) is the embedded default. Package storetest holds the conformance
+// suite that every implementation must pass.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"photoflow"
+)
+
+// Store keeps image records. Implementations: SQLite now (embedded default); DynamoDB and
+// PostgreSQL later, so the interface stays small and backend-neutral.
+//
+// Implementations are safe for concurrent use by many goroutines.
+type Store interface {
+	// Put upserts the whole record keyed by ImageID. It is idempotent: the same Put twice
+	// leaves one identical record, so an activity may retry it freely.
+	//
+	// Stale-write guard: when the stored record has a later UploadTime than rec (an older
+	// upload of the same key finishing late), the stored record is kept and Put returns
+	// nil, because the late writer has nothing to retry and the newer upload must win.
+	// An equal UploadTime overwrites, so a run can move its own record forward
+	// (PROCESSING → PENDING_REVIEW → SUCCEEDED).
+	//
+	// Put stores rec as given; it does not stamp UpdateTime, which would break idempotence.
+	// A record with an empty ImageID or an unknown (non-empty) Status fails with ErrInvalid.
+	Put(ctx context.Context, rec photoflow.ImageRecord) error
+	// Get returns the record of imageID, or an error wrapping ErrNotFound when absent.
+	Get(ctx context.Context, imageID string) (photoflow.ImageRecord, error)
+	// List returns records matching f, newest UploadTime first, then ImageID ascending,
+	// one page at a time. Paging is keyset-based, so records written while a caller pages
+	// never cause duplicates or gaps among the records that existed when paging began.
+	List(ctx context.Context, f Filter) (Page, error)
+	// Ping reports whether the backend is reachable, for readiness checks.
+	Ping(ctx context.Context) error
+	// Close releases the backend; later calls return errors rather than panicking.
+	Close() error
+}
+
+// Listing bounds: a page is never unbounded, so one request cannot pull the whole table.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Filter selects records for List. Empty fields match everything; set fields combine
+// with AND.
+type Filter struct {
+	UserID  string
+	AlbumID string
+	Status  photoflow.Status
+	// Limit is the page size: DefaultLimit when zero or negative, clamped to MaxLimit.
+	Limit int
+	// Cursor is Page.Next of the previous page, empty for the first page. It is opaque and
+	// only valid with the same UserID, AlbumID and Status it was issued for.
+	Cursor string
+}
+
+// Page is one page of List results.
+type Page struct {
+	Records []photoflow.ImageRecord
+	// Next is the cursor of the following page, empty when this page is the last.
+	Next string
+}
+
+// ErrNotFound is wrapped by Get when no record has the requested ImageID.
+var ErrNotFound = errors.New("store: record not found")
+
+// ErrInvalid is wrapped when a request can never succeed as made (an empty ImageID, an
+// unknown status, a malformed or foreign cursor, a time the backend cannot order), so
+// callers can fail fast instead of retrying.
+var ErrInvalid = errors.New("store: invalid request")
+
+// EffectiveLimit is the page size List uses for the requested limit, shared so every
+// backend pages identically.
+func EffectiveLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultLimit
+	case limit > MaxLimit:
+		return MaxLimit
+	}
+	return limit
+}
