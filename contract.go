@@ -432,11 +432,16 @@ type StageTiming struct {
 
 // Progress is the StatusQuery answer: where the image is now.
 type Progress struct {
-	ImageID    string            `json:"imageID"`
-	Status     Status            `json:"status"`
-	Stage      string            `json:"stage"`
+	ImageID string `json:"imageID"`
+	Status  Status `json:"status"`
+	Stage   string `json:"stage"`
+	// Attempt and LastError describe the activity running now: a workflow sees an
+	// activity's attempts only when it ends, so pipeline.Progress fills these two from the
+	// server's pending-activity view; the query alone leaves Attempt 0.
 	Attempt    int32             `json:"attempt"`
 	LastError  string            `json:"lastError,omitempty"`
 	Moderation *ModerationRecord `json:"moderation,omitempty"`
 	Stages     []StageTiming     `json:"stages"`
+	// Record is the image record as the run holds it now.
+	Record ImageRecord `json:"record"`
 }

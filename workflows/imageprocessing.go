@@ -480,7 +480,12 @@ func (r *run) imageRef(md photoflow.ImageMetadata) photoflow.ImageRef {
 	}
 }
 
-func (r *run) status() (photoflow.Progress, error) { return r.progress, nil }
+func (r *run) status() (photoflow.Progress, error) {
+	p := r.progress
+	p.Record = r.rec
+	p.Record.Status = p.Status
+	return p, nil
+}
 
 func (r *run) startStage(stage string, ctx workflow.Context) {
 	r.progress.Stage = stage
