@@ -222,6 +222,12 @@ func (r *run) extractMetadata(ctx workflow.Context) (photoflow.ImageMetadata, er
 	err := r.exec(ctx, photoflow.ExtractImageMetadataActivity, a.ExtractImageMetadata,
 		photoflow.ObjectInput{Bucket: r.in.Bucket, Key: r.in.Key, ETag: r.in.ETag}).Get(ctx, &md)
 	r.finishStage(ctx, err)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == photoflow.ErrImageIdentify {
+		// The ASL's Catch: ImageIdentifyError → NotSupportedImageType, error FileNotSupported.
+		return md, &failure{photoflow.StatusFailed, photoflow.ErrFileNotSupported,
+			photoflow.ErrImageIdentify + ": " + appErr.Message()}
+	}
 	if err != nil {
 		return md, r.activityFailure(photoflow.ExtractImageMetadataActivity, err)
 	}

@@ -164,7 +164,8 @@ func (s *imageSuite) TestImageIdentifyErrorIsNotRetried() {
 			return photoflow.ImageMetadata{}, temporal.NewApplicationError("not an image", photoflow.ErrImageIdentify)
 		})
 	s.env.ExecuteWorkflow(ImageProcessing, testInput)
-	s.failedWith(photoflow.ErrImageIdentify)
+	rec := s.failedWith(photoflow.ErrFileNotSupported)
+	s.Contains(rec.ErrReason, photoflow.ErrImageIdentify+": not an image", "the cause stays in the reason")
 	s.Equal(int32(1), calls.Load())
 }
 

@@ -505,3 +505,20 @@ func CameraJPEG(w, h int, orientation int) []byte {
 	}, binary.LittleEndian)
 	return JPEG(stored, exif)
 }
+
+// SkinTone returns a w×h picture filled mostly with a skin-like colour in soft shading: the
+// offline analyzer's moderation heuristic scores it high, so it exercises the review path.
+func SkinTone(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			shade := (x + y) * 24 / max(1, w+h)
+			i := img.PixOffset(x, y)
+			img.Pix[i+0] = clamp(224 - shade)
+			img.Pix[i+1] = clamp(172 - shade)
+			img.Pix[i+2] = clamp(140 - shade)
+			img.Pix[i+3] = 255
+		}
+	}
+	return img
+}

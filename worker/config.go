@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"photoflow"
+	"photoflow/activities"
+)
+
+// config is everything the worker can be told. Flags win over PHOTOFLOW_* variables, which
+// win over the defaults; TEMPORAL_* variables (envconfig) reach an external Temporal.
+type config struct {
+	DataDir        string
+	HTTPAddr       string
+	TemporalAddr   string // embedded frontend
+	TemporalUIAddr string
+	S3Addr         string // embedded S3
+	Namespace      string
+	Bucket         string
+
+	// External services; when set, nothing of that kind is embedded.
+	ExternalTemporal bool   // TEMPORAL_ADDRESS or TEMPORAL_PROFILE set
+	S3Endpoint       string // PHOTOFLOW_S3_ENDPOINT; "aws" for AWS's own endpoints
+	S3Region         string
+	S3PathStyle      bool
+	DatabasePath     string // SQLite file of the metadata store
+
+	Settings              photoflow.Settings
+	Limits                activities.Limits
+	MaxConcurrentActivity int
+	LogLevel              string
+}
+
+func defaultConfig() config {
+	return config{
+		DataDir:               "data",
+		HTTPAddr:              photoflow.DefaultHTTPAddr,
+		TemporalAddr:          photoflow.DefaultTemporalAddr,
+		TemporalUIAddr:        photoflow.DefaultTemporalUIAddr,
+		S3Addr:                photoflow.DefaultS3Addr,
+		Namespace:             photoflow.Namespace,
+		Bucket:                photoflow.DefaultBucket,
+		S3Region:              photoflow.DefaultS3Region,
+		Settings:              photoflow.DefaultSettings(),
+		Limits:                activities.DefaultLimits,
+		MaxConcurrentActivity: 2 * runtime.GOMAXPROCS(0),
+		LogLevel:              "info",
+	}
+}
+
+// parseConfig reads flags and the environment.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	c := defaultConfig()
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv("PHOTOFLOW_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	s := &c.Settings
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "where the embedded Temporal, S3 and SQLite keep their files")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", c.HTTPAddr), "HTTP API address")
+	fs.StringVar(&c.TemporalAddr, "temporal-addr", env("TEMPORAL_ADDR", c.TemporalAddr), "embedded Temporal frontend (gRPC) address")
+	fs.StringVar(&c.TemporalUIAddr, "temporal-ui-addr", env("TEMPORAL_UI_ADDR", c.TemporalUIAddr), "embedded Temporal Web UI address; empty for none")
+	fs.StringVar(&c.S3Addr, "s3-addr", env("S3_ADDR", c.S3Addr), "embedded S3 server address")
+	fs.StringVar(&c.Namespace, "namespace", env("NAMESPACE", c.Namespace), "Temporal namespace")
+	fs.StringVar(&c.Bucket, "bucket", env("BUCKET", c.Bucket), "landing bucket (created if missing)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("S3_ENDPOINT", ""), "external S3 endpoint URL (MinIO etc.), or \"aws\"; empty embeds one")
+	fs.StringVar(&c.S3Region, "s3-region", env("S3_REGION", c.S3Region), "S3 region")
+	pathStyle := fs.Bool("s3-path-style", env("S3_PATH_STYLE", "true") == "true", "path-style bucket addressing (MinIO needs it)")
+	fs.StringVar(&c.DatabasePath, "database", env("DATABASE", ""), "SQLite file of the metadata store (default <data-dir>/photoflow.db)")
+	fs.Float64Var(&s.RejectThreshold, "reject-threshold", envFloat(env, "REJECT_THRESHOLD", s.RejectThreshold), "moderation score (0–100) at or above which an image is rejected")
+	fs.Float64Var(&s.ReviewThreshold, "review-threshold", envFloat(env, "REVIEW_THRESHOLD", s.ReviewThreshold), "moderation score at or above which a human must decide")
+	fs.DurationVar(&s.ReviewDeadline, "review-deadline", envDuration(env, "REVIEW_DEADLINE", s.ReviewDeadline), "how long a review waits before the default decision")
+	fs.StringVar(&s.DefaultDecision, "default-decision", env("DEFAULT_DECISION", s.DefaultDecision), "decision applied at the deadline: approve or reject")
+	fs.IntVar(&s.MaxLabels, "max-labels", envInt(env, "MAX_LABELS", s.MaxLabels), "labels kept per image")
+	fs.Float64Var(&s.MinConfidence, "min-confidence", envFloat(env, "MIN_CONFIDENCE", s.MinConfidence), "lowest label confidence kept")
+	fs.IntVar(&s.ThumbnailSize, "thumbnail-size", envInt(env, "THUMBNAIL_SIZE", s.ThumbnailSize), "thumbnail box, pixels")
+	fs.Int64Var(&c.Limits.MaxBytes, "max-bytes", int64(envInt(env, "MAX_BYTES", int(c.Limits.MaxBytes))), "largest image accepted, bytes")
+	fs.Int64Var(&c.Limits.MaxPixels, "max-pixels", int64(envInt(env, "MAX_PIXELS", int(c.Limits.MaxPixels))), "largest image accepted, width×height")
+	fs.IntVar(&c.MaxConcurrentActivity, "max-concurrent-activities", envInt(env, "MAX_CONCURRENT_ACTIVITIES", c.MaxConcurrentActivity), "activities run at once by this worker")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", c.LogLevel), "debug, info, warn or error")
+	fs.Func("activity-timeout", "NAME=DURATION: an activity's StartToClose timeout, e.g. ExtractImageMetadata=1s (repeatable)", func(v string) error {
+		return setPolicy(s, v, func(p *photoflow.ActivityPolicy, val string) error {
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("bad duration %q", val)
+			}
+			p.StartToClose = d
+			return nil
+		})
+	})
+	fs.Func("activity-attempts", "NAME=N: an activity's maximum attempts, counting the first; 0 is unlimited (repeatable)", func(v string) error {
+		return setPolicy(s, v, func(p *photoflow.ActivityPolicy, val string) error {
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return fmt.Errorf("bad attempt count %q", val)
+			}
+			p.MaximumAttempts = int32(n)
+			return nil
+		})
+	})
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c.S3PathStyle = *pathStyle
+	c.ExternalTemporal = getenv("TEMPORAL_ADDRESS") != "" || getenv("TEMPORAL_PROFILE") != ""
+	if c.DatabasePath == "" {
+		c.DatabasePath = filepath.Join(c.DataDir, "photoflow.db")
+	}
+	if s.DefaultDecision != photoflow.DecisionApprove && s.DefaultDecision != photoflow.DecisionReject {
+		return c, fmt.Errorf("--default-decision must be approve or reject, got %q", s.DefaultDecision)
+	}
+	if s.ReviewThreshold < 0 || s.RejectThreshold > 100 || s.ReviewThreshold > s.RejectThreshold {
+		return c, fmt.Errorf("need 0 ≤ --review-threshold (%g) ≤ --reject-threshold (%g) ≤ 100", s.ReviewThreshold, s.RejectThreshold)
+	}
+	if s.ReviewDeadline <= 0 || s.MaxLabels <= 0 || s.ThumbnailSize <= 0 || s.MinConfidence < 0 || s.MinConfidence > 100 {
+		return c, errors.New("--review-deadline, --max-labels and --thumbnail-size must be positive, --min-confidence within 0–100")
+	}
+	return c, nil
+}
+
+func setPolicy(s *photoflow.Settings, v string, set func(*photoflow.ActivityPolicy, string) error) error {
+	name, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want NAME=VALUE, got %q", v)
+	}
+	p, known := s.Activities[name]
+	if !known {
+		return fmt.Errorf("unknown activity %q (one of ExtractImageMetadata, DetectModeration, DetectLabels, GenerateThumbnail, PersistMetadata, RecordFailure)", name)
+	}
+	if err := set(&p, val); err != nil {
+		return err
+	}
+	s.Activities[name] = p
+	return nil
+}
+
+func envFloat(env func(string, string) string, name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(env(name, ""), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(env func(string, string) string, name string, def int) int {
+	if v, err := strconv.Atoi(env(name, "")); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(env func(string, string) string, name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(env(name, "")); err == nil {
+		return v
+	}
+	return def
+}

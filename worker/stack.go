@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"photoflow"
+	"photoflow/activities"
+	"photoflow/devserver"
+	"photoflow/objstore"
+	"photoflow/pipeline"
+	"photoflow/store"
+	"photoflow/vision"
+	"photoflow/web"
+	"photoflow/workflows"
+)
+
+// stack is one running photoflow: what it embeds, what it dials, and the worker.
+type stack struct {
+	cfg      config
+	log      *slog.Logger
+	temporal *devserver.Server // nil when external
+	s3       *objstore.Embedded
+	objects  *objstore.Store
+	store    store.Store
+	client   client.Client
+	worker   worker.Worker
+	http     *http.Server
+	httpLn   net.Listener
+	pipeline *pipeline.Pipeline
+	// Addresses, for the banner and tests.
+	TemporalAddr, TemporalUIAddr, S3Endpoint, HTTPAddr string
+}
+
+// start brings every part up in dependency order; on error it stops what it started.
+func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err error) {
+	st = &stack{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			st.stop()
+			st = nil
+		}
+	}()
+
+	// Claim the HTTP port first and check the embedded ones, so a taken port is reported
+	// by its flag before minutes of start-up.
+	if st.httpLn, err = listen("--http-addr", cfg.HTTPAddr); err != nil {
+		return st, err
+	}
+	st.HTTPAddr = st.httpLn.Addr().String()
+	if !cfg.ExternalTemporal {
+		if err := portFree("--temporal-addr", cfg.TemporalAddr); err != nil {
+			return st, err
+		}
+		if cfg.TemporalUIAddr != "" {
+			if err := portFree("--temporal-ui-addr", cfg.TemporalUIAddr); err != nil {
+				return st, err
+			}
+		}
+	}
+
+	// Object store.
+	s3cfg := objstore.Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, PathStyle: cfg.S3PathStyle}
+	switch cfg.S3Endpoint {
+	case "":
+		st.s3, err = objstore.StartEmbedded(filepath.Join(cfg.DataDir, "s3.bolt"), cfg.S3Addr)
+		if err != nil {
+			return st, portError("--s3-addr", cfg.S3Addr, err)
+		}
+		s3cfg = objstore.Config{Endpoint: st.s3.Endpoint(), Region: photoflow.DefaultS3Region,
+			AccessKey: photoflow.DefaultS3AccessKey, SecretKey: photoflow.DefaultS3SecretKey, PathStyle: true}
+	case "aws":
+		s3cfg.Endpoint, s3cfg.PathStyle = "", false
+	}
+	st.S3Endpoint = cmpOr(s3cfg.Endpoint, "AWS S3 ("+cfg.S3Region+")")
+	if st.objects, err = objstore.New(ctx, s3cfg); err != nil {
+		return st, err
+	}
+	if err := st.objects.EnsureBucket(ctx, cfg.Bucket); err != nil {
+		return st, err
+	}
+
+	// Metadata store.
+	if st.store, err = store.OpenSQLite(cfg.DatabasePath); err != nil {
+		return st, err
+	}
+
+	// Temporal.
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return st, fmt.Errorf("temporal client config: %w", err)
+	}
+	if !cfg.ExternalTemporal {
+		st.temporal, err = devserver.Start(devserver.Options{
+			DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
+			FrontendAddr: cfg.TemporalAddr,
+			UIAddr:       cfg.TemporalUIAddr,
+			Namespace:    cfg.Namespace,
+			LogFile:      filepath.Join(cfg.DataDir, "temporal.log"),
+		})
+		if err != nil {
+			return st, fmt.Errorf("embedded temporal (--temporal-addr %s): %w", cfg.TemporalAddr, err)
+		}
+		opts.HostPort = st.temporal.FrontendAddr()
+		opts.Namespace = cfg.Namespace
+		st.TemporalUIAddr = st.temporal.UIAddr()
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = cfg.Namespace
+	}
+	st.TemporalAddr = cmpOr(opts.HostPort, client.DefaultHostPort)
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if st.client, err = client.DialContext(dialCtx, opts); err != nil {
+		return st, fmt.Errorf("dial temporal at %s: %w", st.TemporalAddr, err)
+	}
+	if err := registerSearchAttributes(ctx, st.client, opts.Namespace); err != nil {
+		if !cfg.ExternalTemporal {
+			return st, err
+		}
+		log.Warn("search attributes not registered; create them with `temporal operator search-attribute create`", "error", err)
+	}
+
+	// Worker.
+	acts := &activities.Activities{Objects: st.objects, Store: st.store, Vision: vision.NewOffline(),
+		Settings: cfg.Settings, Limits: cfg.Limits}
+	st.worker = worker.New(st.client, photoflow.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
+	})
+	st.worker.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
+	st.worker.RegisterActivity(acts)
+	if err := st.worker.Start(); err != nil {
+		return st, fmt.Errorf("start worker: %w", err)
+	}
+
+	// HTTP API.
+	st.pipeline = &pipeline.Pipeline{Temporal: st.client, Objects: st.objects, Bucket: cfg.Bucket, Namespace: opts.Namespace}
+	api := &web.API{Pipeline: st.pipeline, Store: st.store, Ready: st.ready, MaxUpload: cfg.Limits.MaxBytes, Log: log}
+	st.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := st.http.Serve(st.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "error", err)
+		}
+	}()
+	return st, nil
+}
+
+// ready is the health check: Temporal answers, the store answers, the bucket exists.
+func (st *stack) ready(ctx context.Context) error {
+	if _, err := st.client.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	if err := st.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if _, err := st.objects.Head(ctx, st.cfg.Bucket, "healthz-probe"); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return fmt.Errorf("bucket %s: %w", st.cfg.Bucket, err)
+	}
+	return nil
+}
+
+// stop shuts down in reverse order: stop taking requests, let activities finish, then the
+// backends.
+func (st *stack) stop() {
+	if st.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.http.Shutdown(ctx)
+		cancel()
+	} else if st.httpLn != nil {
+		_ = st.httpLn.Close()
+	}
+	if st.worker != nil {
+		st.worker.Stop()
+	}
+	if st.client != nil {
+		st.client.Close()
+	}
+	if st.temporal != nil {
+		st.temporal.Stop()
+	}
+	if st.store != nil {
+		_ = st.store.Close()
+	}
+	if st.s3 != nil {
+		_ = st.s3.Close()
+	}
+}
+
+// registerSearchAttributes adds the custom search attributes the namespace lacks. A new
+// SQLite file, an old one and an external cluster all take the same path.
+func registerSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, key := range photoflow.SearchAttributeKeys() {
+		if _, ok := resp.GetCustomAttributes()[key.GetName()]; !ok {
+			missing[key.GetName()] = enumspb.IndexedValueType(key.GetValueType())
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing})
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	// Visibility picks new attributes up through the namespace cache; wait until a query
+	// that names them is accepted, or the first run's start would be refused.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, PageSize: 1,
+			Query: photoflow.StatusSearchAttribute.GetName() + " = 'x' AND " + photoflow.ImageIDSearchAttribute.GetName() + " = 'x'"})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("search attributes not usable yet: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func listen(flagName, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, portError(flagName, addr, err)
+	}
+	return l, nil
+}
+
+func portFree(flagName, addr string) error {
+	l, err := listen(flagName, addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func portError(flagName, addr string, err error) error {
+	if strings.Contains(err.Error(), "address already in use") {
+		return fmt.Errorf("%s %s: address already in use (is another worker running? choose another with %s)", flagName, addr, flagName)
+	}
+	return fmt.Errorf("%s %s: %w", flagName, addr, err)
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
