@@ -143,6 +143,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		Settings: cfg.Settings, Limits: cfg.Limits}
 	st.worker = worker.New(st.client, photoflow.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
+		// Let activities in flight finish on Ctrl-C rather than wait out their timeouts.
+		WorkerStopTimeout: 10 * time.Second,
 	})
 	st.worker.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
 	st.worker.RegisterActivity(acts)

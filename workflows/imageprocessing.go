@@ -464,7 +464,7 @@ func (r *run) activityFailure(name string, err error) error {
 		errType, reason = appErr.Type(), appErr.Message()
 	case errors.As(err, &timeoutErr):
 		errType = photoflow.ErrTimeout
-		reason = fmt.Sprintf("%s timed out (%s)", name, strings.ToLower(strings.TrimPrefix(timeoutErr.TimeoutType().String(), "TIMEOUT_TYPE_")))
+		reason = fmt.Sprintf("timed out (%s timeout)", strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(timeoutErr.TimeoutType().String(), "TIMEOUT_TYPE_")), "_", "-"))
 	}
 	var actErr *temporal.ActivityError
 	if errors.As(err, &actErr) {
