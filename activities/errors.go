@@ -55,12 +55,16 @@ func classify(ctx context.Context, op string, err error) error {
 		return temporal.NewNonRetryableApplicationError(msg, photoflow.ErrObjectNotFound, nil)
 	case errors.Is(err, objstore.ErrChanged):
 		return temporal.NewNonRetryableApplicationError(msg, photoflow.ErrObjectChanged, nil)
+	case errors.Is(err, objstore.ErrTooLarge):
+		return temporal.NewNonRetryableApplicationError(msg, photoflow.ErrImageTooLarge, nil)
 	case errors.Is(err, store.ErrInvalid):
 		return temporal.NewNonRetryableApplicationError(msg, photoflow.ErrInvalidInput, nil)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// Before store.IsRetryable, which also counts a deadline: a timeout is an
+		// unavailable backend, not a request to slow down.
+		return temporal.NewApplicationError(msg, photoflow.ErrUnavailable)
 	case store.IsRetryable(err):
 		return throttled(ctx, msg)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return temporal.NewApplicationError(msg, photoflow.ErrUnavailable)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {

@@ -38,6 +38,11 @@ func StartEmbedded(path, addr string) (*Embedded, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		_ = l.Close()
+		if errors.Is(err, bolt.ErrTimeout) {
+			// bolt's bare "timeout" does not tell the operator that a second worker (or a
+			// stale one) is the cause.
+			return nil, fmt.Errorf("objstore: open %s: file in use by another server: %w", path, err)
+		}
 		return nil, fmt.Errorf("objstore: open %s: %w", path, err)
 	}
 	faker := gofakes3.New(s3bolt.New(db), gofakes3.WithTimeSkewLimit(0))

@@ -53,6 +53,10 @@ var ErrNotFound = errors.New("object not found")
 // ErrChanged means the object under the key is no longer the content a caller pinned by ETag.
 var ErrChanged = errors.New("object changed")
 
+// ErrTooLarge means GetBytes refused an object over its limit: the same object is refused
+// on every attempt, so callers should not retry.
+var ErrTooLarge = errors.New("object too large")
+
 // New builds a Store from cfg.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMaxAttempts(1)}
@@ -140,7 +144,7 @@ func (s *Store) GetBytes(ctx context.Context, bucket, key, etag string, limit in
 	}
 	defer body.Close()
 	if limit > 0 && info.Size > limit {
-		return nil, info, fmt.Errorf("objstore: s3://%s/%s is %d bytes, over the %d limit", bucket, key, info.Size, limit)
+		return nil, info, fmt.Errorf("objstore: s3://%s/%s is %d bytes, over the %d limit: %w", bucket, key, info.Size, limit, ErrTooLarge)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(info.Size, 0)))
 	if _, err := io.Copy(buf, body); err != nil {

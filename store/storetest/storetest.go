@@ -440,15 +440,15 @@ func testConcurrentPuts(t *testing.T, s store.Store) {
 				r := record(fmt.Sprintf("w%d-%02d", w, i), fmt.Sprintf("u%d", w), "a",
 					photoflow.StatusSucceeded, base.Add(time.Duration(i)*time.Second))
 				if err := s.Put(ctx, r); err != nil {
-					errs <- fmt.Errorf("Put %s: %w", r.ImageID, err)
+					errs <- fmt.Errorf("put %s: %w", r.ImageID, err)
 				}
 				// Everyone also fights over one shared key, and reads while others write.
 				shared := record("shared", "u", "a", photoflow.StatusProcessing, base)
 				if err := s.Put(ctx, shared); err != nil {
-					errs <- fmt.Errorf("Put shared: %w", err)
+					errs <- fmt.Errorf("put shared: %w", err)
 				}
 				if _, err := s.List(ctx, store.Filter{UserID: fmt.Sprintf("u%d", w), Limit: 10}); err != nil {
-					errs <- fmt.Errorf("List: %w", err)
+					errs <- fmt.Errorf("list: %w", err)
 				}
 			}
 		})
