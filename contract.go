@@ -30,6 +30,12 @@ const (
 	GenerateThumbnailActivity    = "GenerateThumbnail"
 	PersistMetadataActivity      = "PersistMetadata"
 	RecordFailureActivity        = "RecordFailure"
+
+	// DeleteAlbumWorkflow removes an album, its images' records and objects.
+	DeleteAlbumWorkflow       = "DeleteAlbum"
+	ListAlbumImagesActivity   = "ListAlbumImages"
+	DeleteImageActivity       = "DeleteImage"
+	DeleteAlbumRecordActivity = "DeleteAlbumRecord"
 )
 
 // Message names for the human review step.
@@ -444,4 +450,29 @@ type Progress struct {
 	Stages     []StageTiming     `json:"stages"`
 	// Record is the image record as the run holds it now.
 	Record ImageRecord `json:"record"`
+}
+
+// AlbumRef names one album of one user.
+type AlbumRef struct {
+	UserID  string `json:"userID"`
+	AlbumID string `json:"albumID"`
+}
+
+// AlbumDeleteInput starts (or continues) a DeleteAlbum run.
+type AlbumDeleteInput struct {
+	AlbumRef
+	// Deleted counts images removed by earlier runs of this chain (continue-as-new).
+	Deleted int `json:"deleted"`
+}
+
+// AlbumPage is one page of an album's image IDs.
+type AlbumPage struct {
+	ImageIDs []string `json:"imageIDs"`
+	// More is true when images remain after this page.
+	More bool `json:"more"`
+}
+
+// AlbumDeleteWorkflowID is the one deletion run of an album: asking twice joins it.
+func AlbumDeleteWorkflowID(userID, albumID string) string {
+	return "album-delete:" + userID + "/" + albumID
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"photoflow"
@@ -39,6 +40,9 @@ var DefaultLimits = Limits{MaxBytes: 100 << 20, MaxPixels: 100_000_000}
 type Activities struct {
 	Objects  *objstore.Store
 	Store    store.Store
+	Accounts store.Accounts
+	// Temporal lets DeleteImage stop a run that is still going.
+	Temporal client.Client
 	Vision   vision.Analyzer
 	Settings photoflow.Settings
 	Limits   Limits
@@ -193,7 +197,15 @@ func (a *Activities) PersistMetadata(ctx context.Context, rec photoflow.ImageRec
 	if rec.ImageID == "" || !rec.Status.Valid() {
 		return badInput(photoflow.ErrInvalidInput, "record needs an imageID and a valid status (got %q, %q)", rec.ImageID, rec.Status)
 	}
-	return classify(ctx, "persist record", a.Store.Put(ctx, rec))
+	if err := a.Store.Put(ctx, rec); err != nil {
+		return classify(ctx, "persist record", err)
+	}
+	if a.Accounts != nil && rec.UserID != "" && rec.AlbumID != "" {
+		if err := a.Accounts.EnsureAlbum(ctx, rec.UserID, rec.AlbumID, rec.UploadTime); err != nil {
+			return classify(ctx, "ensure album", err)
+		}
+	}
+	return nil
 }
 
 // RecordFailure writes a terminal failure (status and errReason) so no run fails silently. It

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -60,8 +62,13 @@ func CleanFileName(name string) (string, error) {
 	if name == "." || name == "/" || name == ".." || name == "" || len(name) > 200 {
 		return "", fmt.Errorf("file name %q is not usable", name)
 	}
+	// Object keys and the JSON record are UTF-8: other bytes would be mangled into an ID
+	// that no longer finds the object.
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("file name %q is not valid UTF-8", name)
+	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return "", fmt.Errorf("file name %q has control characters", name)
 		}
 	}

@@ -139,7 +139,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		if err := fs.Parse(args); err != nil {
 			return nil, usageError{err.Error()}
 		}
-		args = fs.Args()
+		rest := fs.Args()
+		// flag stops at "--" and drops it; everything after it is positional, so parsing
+		// must not resume there.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		args = rest
 		if len(args) == 0 {
 			return pos, nil
 		}

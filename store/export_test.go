@@ -11,3 +11,6 @@ func (s *SQLite) WriterDB() *sql.DB { return s.w }
 
 // ReaderDB is the read-only pool.
 func (s *SQLite) ReaderDB() *sql.DB { return s.r }
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = schemaVersion

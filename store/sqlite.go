@@ -28,7 +28,7 @@ const busyTimeout = 5 * time.Second
 // schemaVersion is the PRAGMA user_version this code writes and understands. Add a step
 // to migrations and bump it; never edit a released step, because files in the field
 // already ran it.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = []string{
 	// 1: the images table and one index per List filter. Each index ends with the full
@@ -47,6 +47,29 @@ var migrations = []string{
 	CREATE INDEX images_user   ON images (user_id, upload_time DESC, image_id);
 	CREATE INDEX images_status ON images (status, upload_time DESC, image_id);
 	CREATE INDEX images_time   ON images (upload_time DESC, image_id);`,
+	// 2: accounts, their sessions and albums (the original's AlbumMetadata).
+	`CREATE TABLE users (
+		name          TEXT PRIMARY KEY NOT NULL,
+		role          TEXT NOT NULL,
+		password_hash BLOB NOT NULL,
+		created_at    TEXT NOT NULL
+	);
+	CREATE TABLE sessions (
+		token_hash TEXT PRIMARY KEY NOT NULL,
+		user_name  TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+		csrf       TEXT NOT NULL,
+		expires_at TEXT NOT NULL
+	);
+	CREATE INDEX sessions_expiry ON sessions (expires_at);
+	CREATE TABLE albums (
+		user_id    TEXT NOT NULL,
+		album_id   TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		deleting   INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (user_id, album_id)
+	);
+	CREATE INDEX albums_created ON albums (user_id, created_at);`,
 }
 
 // timeLayout stores instants as fixed-width UTC text, so that SQL's text comparison and
@@ -320,6 +343,14 @@ func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, wrap(ctx, "list", err)
 	}
 	return page, nil
+}
+
+// Delete implements Store.Delete.
+func (s *SQLite) Delete(ctx context.Context, imageID string) error {
+	if _, err := s.w.ExecContext(ctx, "DELETE FROM images WHERE image_id = ?", imageID); err != nil {
+		return wrap(ctx, fmt.Sprintf("delete %q", imageID), err)
+	}
+	return nil
 }
 
 // Ping implements Store.Ping: both pools, since either failing breaks the API.

@@ -89,8 +89,8 @@ func TestSQLitePragmasAndSchema(t *testing.T) {
 		if err := db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
 			t.Errorf("%s busy_timeout = %d, %v; want 5000", name, busy, err)
 		}
-		if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 1 {
-			t.Errorf("%s user_version = %d, %v; want 1", name, version, err)
+		if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != store.SchemaVersion {
+			t.Errorf("%s user_version = %d, %v; want %d", name, version, err, store.SchemaVersion)
 		}
 	}
 	// Each filter must be an index range scan with no sort step.

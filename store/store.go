@@ -40,6 +40,8 @@ type Store interface {
 	// one page at a time. Paging is keyset-based, so records written while a caller pages
 	// never cause duplicates or gaps among the records that existed when paging began.
 	List(ctx context.Context, f Filter) (Page, error)
+	// Delete removes the record of imageID; a missing record is not an error.
+	Delete(ctx context.Context, imageID string) error
 	// Ping reports whether the backend is reachable, for readiness checks.
 	Ping(ctx context.Context) error
 	// Close releases the backend; later calls return errors rather than panicking.

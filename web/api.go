@@ -22,26 +22,57 @@ import (
 	"photoflow/store"
 )
 
-// API is the HTTP API.
+// API is the HTTP API and the web app.
 type API struct {
 	Pipeline *pipeline.Pipeline
 	Store    store.Store
+	Accounts store.Accounts
 	// Ready reports whether every backend answers; /healthz returns 503 until it does.
 	Ready func(context.Context) error
 	// MaxUpload bounds one uploaded file (default 100 MiB).
 	MaxUpload int64
-	Log       *slog.Logger
+	// TemporalUI is the Web UI's base URL for links to runs; empty hides them.
+	TemporalUI string
+	Log        *slog.Logger
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+
+	logins loginLimiter
 }
 
-// Handler routes the API.
+// Handler routes the API and the web app. Every /api and /media route but /healthz,
+// sign-in and setup needs an account: a session cookie (browsers, with a CSRF token on
+// every change) or HTTP Basic (scripts).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
+	user := func(h http.HandlerFunc) http.HandlerFunc { return a.requireUser(false, h) }
+	reviewer := func(h http.HandlerFunc) http.HandlerFunc { return a.requireUser(true, h) }
+
 	mux.HandleFunc("GET /healthz", a.health)
-	mux.HandleFunc("POST /api/images", a.upload)
-	mux.HandleFunc("GET /api/images", a.list)
-	mux.HandleFunc("GET /api/images/{id...}", a.get)
-	mux.HandleFunc("GET /api/images/{id}/progress", a.progress)
-	mux.HandleFunc("POST /api/images/{id}/decision", a.decision)
+	mux.HandleFunc("GET /api/session", a.getSession)
+	mux.HandleFunc("POST /api/login", a.login)
+	mux.HandleFunc("POST /api/setup", a.setup)
+	mux.HandleFunc("POST /api/logout", user(a.logout))
+
+	mux.HandleFunc("GET /api/albums", user(a.listAlbums))
+	mux.HandleFunc("POST /api/albums", user(a.createAlbum))
+	mux.HandleFunc("PATCH /api/albums/{album}", user(a.renameAlbum))
+	mux.HandleFunc("DELETE /api/albums/{album}", user(a.deleteAlbum))
+	mux.HandleFunc("GET /api/albums/{album}/images", user(a.albumImages))
+
+	mux.HandleFunc("POST /api/images", user(a.upload))
+	mux.HandleFunc("GET /api/images", user(a.list))
+	mux.HandleFunc("GET /api/images/{id...}", user(a.get))
+	mux.HandleFunc("GET /api/images/{id}/progress", user(a.progress))
+	mux.HandleFunc("POST /api/images/{id}/decision", reviewer(a.decision))
+	mux.HandleFunc("POST /api/images/{id}/rerun", user(a.rerun))
+	mux.HandleFunc("GET /api/reviews", reviewer(a.reviews))
+	mux.HandleFunc("POST /api/reviews/decisions", reviewer(a.decideBatch))
+	mux.HandleFunc("GET /api/failures", user(a.failures))
+
+	mux.HandleFunc("GET /media/thumbnail/{id}", user(a.media("thumbnail")))
+	mux.HandleFunc("GET /media/original/{id}", user(a.media("original")))
+	mux.Handle("GET /", a.static())
 	return mux
 }
 
@@ -56,21 +87,23 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
-	limit := a.MaxUpload
-	if limit <= 0 {
-		limit = 100 << 20
-	}
+	p := who(r)
+	limit := a.maxUpload()
 	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20)
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds %d bytes", limit))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds the %d-byte limit", limit))
 			return
 		}
-		writeError(w, http.StatusBadRequest, fmt.Errorf("expected multipart/form-data with file, user and album: %w", err))
+		writeError(w, http.StatusBadRequest, fmt.Errorf("expected multipart/form-data with file and album: %w", err))
 		return
 	}
-	defer r.MultipartForm.RemoveAll()
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	if u := r.FormValue("user"); u != "" && u != p.User.Name {
+		writeError(w, http.StatusForbidden, errors.New("you can upload only to your own albums"))
+		return
+	}
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, errors.New("missing form field \"file\""))
@@ -78,7 +111,25 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	if hdr.Size > limit {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("file is %d bytes, over the %d limit", hdr.Size, limit))
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("file is %d bytes, over the %d-byte limit", hdr.Size, limit))
+		return
+	}
+	album := r.FormValue("album")
+	if err := pipeline.CheckName("album", album); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if _, err := pipeline.CleanFileName(hdr.Filename); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	al, err := a.Accounts.GetAlbum(r.Context(), p.User.Name, album)
+	if errors.Is(err, store.ErrNotFound) || err == nil && al.Deleting {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no album %q: create it first", album))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
 	data, err := io.ReadAll(f)
@@ -86,20 +137,9 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	user, album := r.FormValue("user"), r.FormValue("album")
-	for _, check := range []error{pipeline.CheckName("user", user), pipeline.CheckName("album", album)} {
-		if check != nil {
-			writeError(w, http.StatusBadRequest, check)
-			return
-		}
-	}
-	if _, err := pipeline.CleanFileName(hdr.Filename); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	sub, err := a.Pipeline.Submit(r.Context(), user, album, hdr.Filename, data)
+	sub, err := a.Pipeline.Submit(r.Context(), p.User.Name, album, hdr.Filename, data)
 	if err != nil {
-		a.Log.Error("upload failed", "user", user, "album", album, "file", hdr.Filename, "error", err)
+		a.Log.Error("upload failed", "user", p.User.Name, "album", album, "file", hdr.Filename, "error", err)
 		writeError(w, http.StatusBadGateway, err)
 		return
 	}
@@ -107,28 +147,14 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	rec, err := a.Store.Get(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no image %q", id))
-		return
+	if rec, ok := a.readableRecord(w, r, false); ok {
+		writeJSON(w, http.StatusOK, rec)
 	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rec)
 }
 
 func (a *API) progress(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	rec, err := a.Store.Get(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no image %q", id))
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+	rec, ok := a.readableRecord(w, r, false)
+	if !ok {
 		return
 	}
 	prog, err := a.Pipeline.Progress(r.Context(), rec.WorkflowID, rec.RunID)
@@ -148,6 +174,13 @@ type listResponse struct {
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.Filter{UserID: q.Get("user"), AlbumID: q.Get("album"), Status: photoflow.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	if p := who(r); !p.reviewer() {
+		if f.UserID != "" && f.UserID != p.User.Name {
+			writeError(w, http.StatusForbidden, errors.New("you can list only your own images"))
+			return
+		}
+		f.UserID = p.User.Name
+	}
 	if f.Status != "" && !f.Status.Valid() {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("unknown status %q", f.Status))
 		return
@@ -175,24 +208,21 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, listResponse{Records: page.Records, Next: page.Next})
 }
 
+// decision delivers one reviewer's decision; the reviewer is the signed-in account, never
+// a name from the body.
 func (a *API) decision(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	var d photoflow.ReviewDecision
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("expected {\"decision\": \"approve|reject\", \"reviewer\": ..., \"reason\": ...}: %w", err))
+		writeError(w, http.StatusBadRequest, fmt.Errorf("expected {\"decision\": \"approve|reject\", \"reason\": ...}: %w", err))
 		return
 	}
-	rec, err := a.Store.Get(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no image %q", id))
+	rec, ok := a.readableRecord(w, r, false)
+	if !ok {
 		return
 	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
+	d.Reviewer = who(r).User.Name
 	res, err := a.Pipeline.Decide(r.Context(), rec.WorkflowID, rec.RunID, d)
 	var rejected *pipeline.DecisionRejectedError
 	switch {

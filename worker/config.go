@@ -4,8 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +39,8 @@ type config struct {
 	Limits                activities.Limits
 	MaxConcurrentActivity int
 	LogLevel              string
+	// DevAccounts creates the documented development accounts (loopback only).
+	DevAccounts bool
 }
 
 func defaultConfig() config {
@@ -66,6 +71,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return def
 	}
 	s := &c.Settings
+	// A PHOTOFLOW_* value that does not parse is an error, as the same value in a flag is;
+	// falling back to the default would run with a setting nobody chose.
+	var badEnv []error
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "where the embedded Temporal, S3 and SQLite keep their files")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", c.HTTPAddr), "HTTP API address")
 	fs.StringVar(&c.TemporalAddr, "temporal-addr", env("TEMPORAL_ADDR", c.TemporalAddr), "embedded Temporal frontend (gRPC) address")
@@ -75,18 +83,19 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.Bucket, "bucket", env("BUCKET", c.Bucket), "landing bucket (created if missing)")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("S3_ENDPOINT", ""), "external S3 endpoint URL (MinIO etc.), or \"aws\"; empty embeds one")
 	fs.StringVar(&c.S3Region, "s3-region", env("S3_REGION", c.S3Region), "S3 region")
-	pathStyle := fs.Bool("s3-path-style", env("S3_PATH_STYLE", "true") == "true", "path-style bucket addressing (MinIO needs it)")
+	pathStyle := fs.Bool("s3-path-style", envBool(env, &badEnv, "S3_PATH_STYLE", true), "path-style bucket addressing (MinIO needs it)")
 	fs.StringVar(&c.DatabasePath, "database", env("DATABASE", ""), "SQLite file of the metadata store (default <data-dir>/photoflow.db)")
-	fs.Float64Var(&s.RejectThreshold, "reject-threshold", envFloat(env, "REJECT_THRESHOLD", s.RejectThreshold), "moderation score (0–100) at or above which an image is rejected")
-	fs.Float64Var(&s.ReviewThreshold, "review-threshold", envFloat(env, "REVIEW_THRESHOLD", s.ReviewThreshold), "moderation score at or above which a human must decide")
-	fs.DurationVar(&s.ReviewDeadline, "review-deadline", envDuration(env, "REVIEW_DEADLINE", s.ReviewDeadline), "how long a review waits before the default decision")
+	fs.Float64Var(&s.RejectThreshold, "reject-threshold", envFloat(env, &badEnv, "REJECT_THRESHOLD", s.RejectThreshold), "moderation score (0–100) at or above which an image is rejected")
+	fs.Float64Var(&s.ReviewThreshold, "review-threshold", envFloat(env, &badEnv, "REVIEW_THRESHOLD", s.ReviewThreshold), "moderation score at or above which a human must decide")
+	fs.DurationVar(&s.ReviewDeadline, "review-deadline", envDuration(env, &badEnv, "REVIEW_DEADLINE", s.ReviewDeadline), "how long a review waits before the default decision")
 	fs.StringVar(&s.DefaultDecision, "default-decision", env("DEFAULT_DECISION", s.DefaultDecision), "decision applied at the deadline: approve or reject")
-	fs.IntVar(&s.MaxLabels, "max-labels", envInt(env, "MAX_LABELS", s.MaxLabels), "labels kept per image")
-	fs.Float64Var(&s.MinConfidence, "min-confidence", envFloat(env, "MIN_CONFIDENCE", s.MinConfidence), "lowest label confidence kept")
-	fs.IntVar(&s.ThumbnailSize, "thumbnail-size", envInt(env, "THUMBNAIL_SIZE", s.ThumbnailSize), "thumbnail box, pixels")
-	fs.Int64Var(&c.Limits.MaxBytes, "max-bytes", int64(envInt(env, "MAX_BYTES", int(c.Limits.MaxBytes))), "largest image accepted, bytes")
-	fs.Int64Var(&c.Limits.MaxPixels, "max-pixels", int64(envInt(env, "MAX_PIXELS", int(c.Limits.MaxPixels))), "largest image accepted, width×height")
-	fs.IntVar(&c.MaxConcurrentActivity, "max-concurrent-activities", envInt(env, "MAX_CONCURRENT_ACTIVITIES", c.MaxConcurrentActivity), "activities run at once by this worker")
+	fs.IntVar(&s.MaxLabels, "max-labels", envInt(env, &badEnv, "MAX_LABELS", s.MaxLabels), "labels kept per image")
+	fs.Float64Var(&s.MinConfidence, "min-confidence", envFloat(env, &badEnv, "MIN_CONFIDENCE", s.MinConfidence), "lowest label confidence kept")
+	fs.IntVar(&s.ThumbnailSize, "thumbnail-size", envInt(env, &badEnv, "THUMBNAIL_SIZE", s.ThumbnailSize), "thumbnail box, pixels")
+	fs.Int64Var(&c.Limits.MaxBytes, "max-bytes", int64(envInt(env, &badEnv, "MAX_BYTES", int(c.Limits.MaxBytes))), "largest image accepted, bytes")
+	fs.Int64Var(&c.Limits.MaxPixels, "max-pixels", int64(envInt(env, &badEnv, "MAX_PIXELS", int(c.Limits.MaxPixels))), "largest image accepted, width×height")
+	fs.IntVar(&c.MaxConcurrentActivity, "max-concurrent-activities", envInt(env, &badEnv, "MAX_CONCURRENT_ACTIVITIES", c.MaxConcurrentActivity), "activities run at once by this worker")
+	fs.BoolVar(&c.DevAccounts, "dev-accounts", env("DEV_ACCOUNTS", "") == "true", "create the development accounts demo/demo-password and reviewer/reviewer-password (loopback only)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", c.LogLevel), "debug, info, warn or error")
 	fs.Func("activity-timeout", "NAME=DURATION: an activity's StartToClose timeout, e.g. ExtractImageMetadata=1s (repeatable)", func(v string) error {
 		return setPolicy(s, v, func(p *photoflow.ActivityPolicy, val string) error {
@@ -111,11 +120,20 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if err := errors.Join(badEnv...); err != nil {
+		return c, err
+	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	c.S3PathStyle = *pathStyle
 	c.ExternalTemporal = getenv("TEMPORAL_ADDRESS") != "" || getenv("TEMPORAL_PROFILE") != ""
+	if c.DevAccounts {
+		host, _, err := net.SplitHostPort(c.HTTPAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return c, fmt.Errorf("--dev-accounts needs a loopback --http-addr, not %q: development passwords are public", c.HTTPAddr)
+		}
+	}
 	if c.DatabasePath == "" {
 		c.DatabasePath = filepath.Join(c.DataDir, "photoflow.db")
 	}
@@ -138,7 +156,8 @@ func setPolicy(s *photoflow.Settings, v string, set func(*photoflow.ActivityPoli
 	}
 	p, known := s.Activities[name]
 	if !known {
-		return fmt.Errorf("unknown activity %q (one of ExtractImageMetadata, DetectModeration, DetectLabels, GenerateThumbnail, PersistMetadata, RecordFailure)", name)
+		// Listed from the map, so the hint never drifts from what is accepted.
+		return fmt.Errorf("unknown activity %q (one of %s)", name, strings.Join(slices.Sorted(maps.Keys(s.Activities)), ", "))
 	}
 	if err := set(&p, val); err != nil {
 		return err
@@ -147,23 +166,32 @@ func setPolicy(s *photoflow.Settings, v string, set func(*photoflow.ActivityPoli
 	return nil
 }
 
-func envFloat(env func(string, string) string, name string, def float64) float64 {
-	if v, err := strconv.ParseFloat(env(name, ""), 64); err == nil {
-		return v
+// envValue parses PHOTOFLOW_<name> when set, recording a value that does not parse.
+func envValue[T any](env func(string, string) string, bad *[]error, name string, def T, parse func(string) (T, error)) T {
+	v := env(name, "")
+	if v == "" {
+		return def
 	}
-	return def
+	x, err := parse(v)
+	if err != nil {
+		*bad = append(*bad, fmt.Errorf("PHOTOFLOW_%s: bad value %q", name, v))
+		return def
+	}
+	return x
 }
 
-func envInt(env func(string, string) string, name string, def int) int {
-	if v, err := strconv.Atoi(env(name, "")); err == nil {
-		return v
-	}
-	return def
+func envFloat(env func(string, string) string, bad *[]error, name string, def float64) float64 {
+	return envValue(env, bad, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
 }
 
-func envDuration(env func(string, string) string, name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(env(name, "")); err == nil {
-		return v
-	}
-	return def
+func envInt(env func(string, string) string, bad *[]error, name string, def int) int {
+	return envValue(env, bad, name, def, strconv.Atoi)
+}
+
+func envDuration(env func(string, string) string, bad *[]error, name string, def time.Duration) time.Duration {
+	return envValue(env, bad, name, def, time.ParseDuration)
+}
+
+func envBool(env func(string, string) string, bad *[]error, name string, def bool) bool {
+	return envValue(env, bad, name, def, strconv.ParseBool)
 }

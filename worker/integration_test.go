@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ import (
 
 	"photoflow"
 	"photoflow/media/mediatest"
+	"photoflow/objstore"
+	"photoflow/store"
+	"photoflow/web"
 	"photoflow/workflows"
 )
 
@@ -63,10 +67,13 @@ func waitFor(t *testing.T, st *stack, workflowID, runID string) photoflow.ImageR
 }
 
 // httpJSON calls the API and decodes its JSON answer.
-func httpJSON(t *testing.T, st *stack, method, path string, body io.Reader, contentType string, out any) int {
+func httpJSON(t *testing.T, st *stack, user, method, path string, body io.Reader, contentType string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+st.HTTPAddr+path, body)
 	require.NoError(t, err)
+	if user != "" {
+		req.SetBasicAuth(user, testPassword)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -83,14 +90,13 @@ func upload(t *testing.T, st *stack, user, album, name string, data []byte) (int
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	require.NoError(t, mw.WriteField("user", user))
 	require.NoError(t, mw.WriteField("album", album))
 	fw, err := mw.CreateFormFile("file", name)
 	require.NoError(t, err)
 	_, _ = fw.Write(data)
 	require.NoError(t, mw.Close())
 	var out map[string]any
-	code := httpJSON(t, st, "POST", "/api/images", &buf, mw.FormDataContentType(), &out)
+	code := httpJSON(t, st, user, "POST", "/api/images", &buf, mw.FormDataContentType(), &out)
 	return code, out
 }
 
@@ -106,8 +112,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 	defer func() { st.stop() }()
 	ctx := context.Background()
 
+	for _, u := range [][2]string{{"alice", store.RoleUser}, {"bob", store.RoleUser}, {"dana", store.RoleReviewer}, {"eve", store.RoleReviewer}} {
+		addUser(t, st, u[0], u[1])
+	}
+	for _, al := range [][2]string{{"alice", "trip"}, {"bob", "beach"}} {
+		var created map[string]any
+		require.Equal(t, http.StatusCreated, httpJSON(t, st, al[0], "POST", "/api/albums",
+			strings.NewReader(`{"name":"`+al[1]+`"}`), "application/json", &created))
+		require.Equal(t, al[1], created["albumID"])
+	}
 	var health map[string]string
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "GET", "/healthz", nil, "", &health))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "", "GET", "/healthz", nil, "", &health))
 
 	camera := mediatest.CameraJPEG(4032, 3024, 6)
 	files := map[string][]byte{
@@ -168,12 +183,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	// What the API serves is what the store holds: one record each, terminal.
 	var got photoflow.ImageRecord
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "GET", "/api/images/"+url.PathEscape("alice/trip/camera.jpg"), nil, "", &got))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images/"+url.PathEscape("alice/trip/camera.jpg"), nil, "", &got))
 	require.Equal(t, cam, got)
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "GET", "/api/images/alice/trip/notes.jpg", nil, "", &got))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images/alice/trip/notes.jpg", nil, "", &got))
 	require.Equal(t, photoflow.StatusFailed, got.Status)
 	var page struct{ Records []photoflow.ImageRecord }
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "GET", "/api/images?album=trip&status=FAILED", nil, "", &page))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images?album=trip&status=FAILED", nil, "", &page))
 	require.Len(t, page.Records, 2)
 
 	// The same object again starts nothing; new content under the same key does.
@@ -189,15 +204,22 @@ func TestPipelineEndToEnd(t *testing.T) {
 	newer := waitFor(t, st, changed["workflowId"].(string), changed["runId"].(string))
 	require.Equal(t, photoflow.StatusSucceeded, newer.Status)
 	require.Equal(t, &photoflow.Dimensions{Width: 1200, Height: 900}, newer.Dimensions)
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "GET", "/api/images?album=trip", nil, "", &page))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images?album=trip", nil, "", &page))
 	require.Len(t, page.Records, 4, "one record per image, however often it was triggered")
 
 	// Bad requests get clear answers.
-	code, bad := upload(t, st, "../etc", "trip", "x.jpg", camera)
+	code, bad := upload(t, st, "alice", "../etc", "x.jpg", camera)
 	require.Equal(t, http.StatusBadRequest, code)
-	require.Contains(t, bad["error"], "user")
+	require.Contains(t, bad["error"], "album")
+	code, bad = upload(t, st, "bob", "trip", "x.jpg", camera)
+	require.Equal(t, http.StatusNotFound, code, "bob has no album trip: alice's is not his")
+	require.Contains(t, bad["error"], "album")
+	var unauth map[string]any
+	require.Equal(t, http.StatusUnauthorized, httpJSON(t, st, "", "GET", "/api/images", nil, "", &unauth))
+	require.Equal(t, http.StatusNotFound, httpJSON(t, st, "bob", "GET", "/api/images/"+url.PathEscape("alice/trip/camera.jpg"), nil, "", &unauth),
+		"another user's image is not found")
 	var missing map[string]string
-	require.Equal(t, http.StatusNotFound, httpJSON(t, st, "GET", "/api/images/nobody%2Fnothing.jpg", nil, "", &missing))
+	require.Equal(t, http.StatusNotFound, httpJSON(t, st, "alice", "GET", "/api/images/nobody%2Fnothing.jpg", nil, "", &missing))
 
 	// A review that outlives a restart of everything: the run waits in the SQLite file.
 	code, skin := upload(t, st, "bob", "beach", "skin.jpg", mediatest.JPEG(mediatest.SkinTone(400, 300), nil))
@@ -208,7 +230,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	skinPath := "/api/images/" + url.PathEscape("bob/beach/skin.jpg")
 	require.Eventually(t, func() bool {
 		var r photoflow.ImageRecord
-		return httpJSON(t, st, "GET", skinPath, nil, "", &r) == http.StatusOK && r.Status == photoflow.StatusPendingReview
+		return httpJSON(t, st, "bob", "GET", skinPath, nil, "", &r) == http.StatusOK && r.Status == photoflow.StatusPendingReview
 	}, 10*time.Second, 50*time.Millisecond, "the inbox record says PENDING_REVIEW")
 
 	// A batch in flight when everything stops: per-run settings with short timeouts make
@@ -241,16 +263,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 		require.NotNil(t, rec.Thumbnail)
 	}
 	var decided photoflow.DecisionResult
-	require.Equal(t, http.StatusOK, httpJSON(t, st, "POST", skinPath+"/decision",
-		bytes.NewReader([]byte(`{"decision":"approve","reviewer":"dana","reason":"beach photo"}`)), "application/json", &decided))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "dana", "POST", skinPath+"/decision",
+		bytes.NewReader([]byte(`{"decision":"approve","reason":"beach photo"}`)), "application/json", &decided))
 	require.True(t, decided.Accepted)
 	approved := waitFor(t, st, skin["workflowId"].(string), skin["runId"].(string))
 	require.Equal(t, photoflow.StatusSucceeded, approved.Status)
 	require.Equal(t, "dana", approved.Moderation.Reviewer)
 	require.Equal(t, photoflow.ModerationApproved, approved.Moderation.Decision)
 	var late map[string]any
-	require.Equal(t, http.StatusConflict, httpJSON(t, st, "POST", skinPath+"/decision",
-		bytes.NewReader([]byte(`{"decision":"reject","reviewer":"eve"}`)), "application/json", &late))
+	require.Equal(t, http.StatusConflict, httpJSON(t, st, "eve", "POST", skinPath+"/decision",
+		bytes.NewReader([]byte(`{"decision":"reject"}`)), "application/json", &late))
 	require.Equal(t, false, late["accepted"])
 
 	// The workshop's retry experiment. ExtractImageMetadata reads only headers, so a short
@@ -290,6 +312,20 @@ func TestPipelineEndToEnd(t *testing.T) {
 		"review-approved.json":       {skin["workflowId"].(string), skin["runId"].(string)},
 		"timeout-retries.json":       {run.GetID(), run.GetRunID()},
 	}
+	// Deleting an album removes its records, originals and thumbnails through a workflow.
+	var del map[string]string
+	require.Equal(t, http.StatusAccepted, httpJSON(t, st, "alice", "DELETE", "/api/albums/trip", nil, "", &del))
+	var deleted int
+	require.NoError(t, st.client.GetWorkflow(ctx, del["workflowId"], del["runId"]).Get(ctx, &deleted))
+	require.Equal(t, 5, deleted, "camera (one record for both uploads), screenshot, scan, notes and the timed-out big.jpg")
+	require.Equal(t, http.StatusNotFound, httpJSON(t, st, "alice", "GET", "/api/albums/trip/images", nil, "", &missing))
+	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images", nil, "", &page))
+	require.Empty(t, page.Records)
+	_, _, err = st.objects.GetBytes(ctx, cfg.Bucket, "Thumbnail/alice/trip/camera.jpg", "", 0)
+	require.ErrorIs(t, err, objstore.ErrNotFound)
+	_, _, err = st.objects.GetBytes(ctx, cfg.Bucket, "Incoming/alice/trip/camera.jpg", "", 0)
+	require.ErrorIs(t, err, objstore.ErrNotFound)
+
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
 	for file, ids := range saved {
@@ -301,6 +337,15 @@ func TestPipelineEndToEnd(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", file), b, 0o644))
 		}
 	}
+}
+
+const testPassword = "integration-password"
+
+func addUser(t *testing.T, st *stack, name, role string) {
+	t.Helper()
+	hash, err := web.HashPassword(testPassword)
+	require.NoError(t, err)
+	require.NoError(t, st.store.CreateUser(context.Background(), store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: time.Now()}, false))
 }
 
 func history(t *testing.T, st *stack, workflowID, runID string) *historypb.History {

@@ -38,7 +38,7 @@ type stack struct {
 	temporal *devserver.Server // nil when external
 	s3       *objstore.Embedded
 	objects  *objstore.Store
-	store    store.Store
+	store    *store.SQLite
 	client   client.Client
 	worker   worker.Worker
 	http     *http.Server
@@ -139,14 +139,15 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	}
 
 	// Worker.
-	acts := &activities.Activities{Objects: st.objects, Store: st.store, Vision: vision.NewOffline(),
-		Settings: cfg.Settings, Limits: cfg.Limits}
+	acts := &activities.Activities{Objects: st.objects, Store: st.store, Accounts: st.store,
+		Temporal: st.client, Vision: vision.NewOffline(), Settings: cfg.Settings, Limits: cfg.Limits}
 	st.worker = worker.New(st.client, photoflow.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
 		// Let activities in flight finish on Ctrl-C rather than wait out their timeouts.
 		WorkerStopTimeout: 10 * time.Second,
 	})
 	st.worker.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
+	st.worker.RegisterWorkflowWithOptions(workflows.DeleteAlbum, workflow.RegisterOptions{Name: photoflow.DeleteAlbumWorkflow})
 	st.worker.RegisterActivity(acts)
 	if err := st.worker.Start(); err != nil {
 		return st, fmt.Errorf("start worker: %w", err)
@@ -154,7 +155,16 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 
 	// HTTP API.
 	st.pipeline = &pipeline.Pipeline{Temporal: st.client, Objects: st.objects, Bucket: cfg.Bucket, Namespace: opts.Namespace}
-	api := &web.API{Pipeline: st.pipeline, Store: st.store, Ready: st.ready, MaxUpload: cfg.Limits.MaxBytes, Log: log}
+	if cfg.DevAccounts {
+		if err := createDevAccounts(ctx, st.store, log); err != nil {
+			return st, err
+		}
+	}
+	api := &web.API{Pipeline: st.pipeline, Store: st.store, Accounts: st.store, Ready: st.ready,
+		MaxUpload: cfg.Limits.MaxBytes, Log: log}
+	if st.TemporalUIAddr != "" {
+		api.TemporalUI = "http://" + st.TemporalUIAddr
+	}
 	st.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := st.http.Serve(st.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -271,4 +281,26 @@ func cmpOr(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// devAccounts are the documented development accounts: name, password, role.
+var devAccounts = [][3]string{{"demo", "demo-password", store.RoleUser}, {"reviewer", "reviewer-password", store.RoleReviewer}}
+
+// createDevAccounts adds the development accounts that are missing.
+func createDevAccounts(ctx context.Context, accounts store.Accounts, log *slog.Logger) error {
+	for _, acc := range devAccounts {
+		if _, err := accounts.GetUser(ctx, acc[0]); err == nil {
+			continue
+		}
+		hash, err := web.HashPassword(acc[1])
+		if err != nil {
+			return err
+		}
+		err = accounts.CreateUser(ctx, store.User{Name: acc[0], Role: acc[2], PasswordHash: hash, CreatedAt: time.Now()}, false)
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("dev account %s: %w", acc[0], err)
+		}
+		log.Warn("development account created; do not use --dev-accounts where others can reach the app", "user", acc[0], "role", acc[2])
+	}
+	return nil
 }

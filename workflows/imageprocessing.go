@@ -182,10 +182,9 @@ func (r *run) stages(ctx workflow.Context) error {
 		return err
 	}
 	r.startStage(photoflow.StagePersist, ctx)
+	// The record is written as it will end; if the write fails, run() marks it FAILED.
 	r.rec.Status = photoflow.StatusSucceeded
-	err = r.persist(ctx)
-	r.rec.Status = photoflow.StatusProcessing
-	return err
+	return r.persist(ctx)
 }
 
 // loadSettings reads the worker's tunables once (or takes the input's) and checks them.

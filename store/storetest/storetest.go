@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"Ping", testPing},
 		{"UseAfterClose", testUseAfterClose},
+		{"Delete", testDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
@@ -634,5 +635,26 @@ func zeroFields(path string, v reflect.Value) []string {
 			return []string{path}
 		}
 		return nil
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	keep, gone := FullRecord("u/a/keep.jpg"), FullRecord("u/a/gone.jpg")
+	for _, r := range []photoflow.ImageRecord{keep, gone} {
+		if err := s.Put(ctx, r); err != nil {
+			t.Fatalf("put: %v", err)
+		}
+	}
+	for range 2 { // deleting twice is not an error
+		if err := s.Delete(ctx, gone.ImageID); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+	}
+	if _, err := s.Get(ctx, gone.ImageID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, keep.ImageID); err != nil {
+		t.Fatalf("the other record must stay: %v", err)
 	}
 }
