@@ -296,4 +296,3 @@ func wrapIf(ctx context.Context, op string, err error) error {
 	}
 	return wrap(ctx, op, err)
 }
-
