@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,9 +47,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"samples", "a", "b"}, "exactly one DIR"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		args := append(tc.args, "--temporal-addr", "127.0.0.1:1")
-		if len(tc.args) == 0 || tc.args[0] == "frobnicate" || tc.args[0] == "samples" {
-			args = tc.args
+		args := tc.args
+		if len(args) > 0 && args[0] != "frobnicate" && args[0] != "samples" {
+			args = slices.Concat(args, []string{"--temporal-addr", "127.0.0.1:1"})
 		}
 		var out bytes.Buffer
 		err := run(ctx, args, &out)

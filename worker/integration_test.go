@@ -309,7 +309,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	saved := map[string][2]string{
 		"succeeded-camera-jpeg.json": {subs["camera.jpg"]["workflowId"].(string), subs["camera.jpg"]["runId"].(string)},
 		"failed-text-file.json":      {subs["notes.jpg"]["workflowId"].(string), subs["notes.jpg"]["runId"].(string)},
-		"review-approved.json":       {skin["workflowId"].(string), skin["runId"].(string)},
+		"review-approved-v1.json":    {skin["workflowId"].(string), skin["runId"].(string)},
 		"timeout-retries.json":       {run.GetID(), run.GetRunID()},
 	}
 	// Deleting an album removes its records, originals and thumbnails through a workflow.

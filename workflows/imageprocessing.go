@@ -327,6 +327,11 @@ func (r *run) awaitReview(ctx workflow.Context, res photoflow.ModerationResult) 
 	r.finishStage(ctx, nil)
 	if approved {
 		r.setStatusAttributes(ctx)
+		// The inbox and the owner see an approval (who, when, why) at once, not only when
+		// the run ends; a rejection is written at once by RecordFailure anyway.
+		if workflow.GetVersion(ctx, "persist-approval", workflow.DefaultVersion, 1) == 1 {
+			return r.persist(ctx)
+		}
 		return nil
 	}
 	return &failure{photoflow.StatusRejected, photoflow.ErrInappropriate, fmt.Sprintf(

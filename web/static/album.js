@@ -133,7 +133,9 @@ function card(r) {
         ? h('p', { class: 'meta' }, `Retrying after: ${r.progress.lastError}`) : null,
       r.status === 'FAILED' && (r.errReason || r.errorType)
         ? h('p', { class: 'err' }, [r.errorType, r.errReason].filter(Boolean).join(': ')) : null,
-      m?.decision ? h('p', { class: 'meta' }, `${m.decision === 'reject' ? 'Rejected' : 'Approved'} by ${m.reviewer || 'policy'}`,
+      // Decisions are auto-approved, auto-rejected, approved, rejected, default-approved or
+      // default-rejected; the routine auto-approval is not worth a line on every card.
+      m?.decision && m.decision !== 'auto-approved' ? h('p', { class: 'meta' }, `${m.decision.includes('reject') ? 'Rejected' : 'Approved'} by ${m.reviewer || 'automatic moderation'}`,
         m.decidedAt ? [', ', time(m.decidedAt)] : '', m.reason ? `: ${m.reason}` : '') : null,
       labelList(r.labels, 3),
       r.uploadTime ? h('p', { class: 'meta' }, 'Uploaded ', time(r.uploadTime)) : null));
@@ -164,7 +166,7 @@ function startUpload(file, albumID, list) {
   cancel.addEventListener('click', abort);
   promise.then(res => {
     bar.value = 100;
-    finish('done', 'Uploaded. Processing…');
+    finish('done', 'Uploaded; its progress shows on the photo below.');
     if (!fresh.has(albumID)) fresh.set(albumID, new Map());
     fresh.get(albumID).set(res.imageID, Date.now());
     kicks.get(albumID)?.();

@@ -25,6 +25,8 @@ export async function inboxPage(root) {
       h('div', { class: 'actions' }, approve, reject, refresh)),
     results, empty, list);
 
+  // Decided photos leave the list at once: the store shows the outcome a moment later.
+  const decided = new Set();
   const boxes = () => [...list.querySelectorAll('input[type=checkbox][data-image-id]')];
   function syncAll() {
     const b = boxes(), n = b.filter(x => x.checked).length;
@@ -37,7 +39,8 @@ export async function inboxPage(root) {
 
   async function load() {
     const keep = new Set(boxes().filter(b => b.checked).map(b => b.dataset.imageId));
-    const { records = [] } = await api.get('/api/reviews');
+    const { records: all = [] } = await api.get('/api/reviews');
+    const records = all.filter(r => !decided.has(r.imageID));
     setInboxCount(records.length);
     empty.hidden = records.length > 0;
     list.replaceChildren(...records.map(r => item(r, keep.has(r.imageID))));
@@ -52,6 +55,7 @@ export async function inboxPage(root) {
       const res = await api.post('/api/reviews/decisions', { imageIDs: ids, decision, reason: reason.value.trim() });
       const out = res?.results || [];
       const ok = out.filter(x => x.accepted).length;
+      out.filter(x => x.accepted).forEach(x => decided.add(x.imageID));
       results.replaceChildren(...out.map(x => h('li', { class: x.accepted ? 'ok' : 'err' },
         `${fileName(x.imageID)}: `,
         x.accepted ? `${decision === 'approve' ? 'approved' : 'rejected'}${x.status ? ` (now ${x.status})` : ''}`
