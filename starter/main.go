@@ -35,6 +35,8 @@ const usage = `usage:
   starter status  IMAGE_ID [--json]
   starter list    [--status S] [--album A] [--user U] [--json]
   starter samples DIR
+  starter user add NAME [--role user|reviewer] [--database data/photoflow.db]   (password on stdin)
+  starter user passwd NAME [--database data/photoflow.db]                        (password on stdin)
 
 connection flags (any command): --temporal-addr, --namespace, --s3-endpoint, --s3-region,
 --bucket; TEMPORAL_ADDRESS / TEMPORAL_PROFILE and PHOTOFLOW_S3_ENDPOINT, PHOTOFLOW_BUCKET,
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return listCmd(ctx, rest, out)
 	case "samples":
 		return samplesCmd(rest, out)
+	case "user":
+		return userCmd(ctx, rest, os.Stdin, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
