@@ -201,6 +201,26 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 	if dir := os.Getenv("PHOTOFLOW_SCREENSHOTS"); dir != "" {
 		saveScreenshot(t, ctx, filepath.Join(dir, "photo.png"))
 	}
+
+	// Accessible basics on the album page: every image has alt text, every form control a
+	// label; and on a phone-sized screen nothing scrolls sideways.
+	do(t, ctx, "album page again", chromedp.Navigate(base+"/#/albums/holiday-2016"),
+		chromedp.WaitVisible(card("demo/holiday-2016/skin.jpg", "SUCCEEDED")))
+	unlabelled := get(t, ctx, "labels and alt text", chromedp.Evaluate[[]string](`[
+		...[...document.querySelectorAll('img')].filter(i => !i.alt).map(i => 'img ' + i.src),
+		...[...document.querySelectorAll('input, select, textarea, button')].filter(c =>
+			!(c.labels && c.labels.length) && !c.getAttribute('aria-label') && !c.getAttribute('aria-labelledby') &&
+			!(c.tagName === 'BUTTON' && c.textContent.trim())).map(c => c.tagName + ' ' + (c.id || c.name || c.type)),
+	]`))
+	require.Empty(t, unlabelled)
+	do(t, ctx, "phone-sized screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/#/albums/holiday-2016"),
+		chromedp.WaitVisible(card("demo/holiday-2016/skin.jpg", "SUCCEEDED")))
+	overflow := get(t, ctx, "no sideways scrolling", chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+	require.LessOrEqual(t, overflow, 0, "the album page must fit a 390 px wide phone")
+	if dir := os.Getenv("PHOTOFLOW_SCREENSHOTS"); dir != "" {
+		saveScreenshot(t, ctx, filepath.Join(dir, "phone.png"))
+	}
 }
 
 // saveScreenshot refreshes the README's pictures from the real app.
