@@ -82,9 +82,12 @@ func (a *Activities) ExtractImageMetadata(ctx context.Context, in photoflow.Obje
 	r := a.Objects.ReaderAt(ctx, in.Bucket, in.Key, info)
 	id, err := media.Identify(r, info.Size)
 	if err != nil {
-		if errors.Is(err, media.ErrUnknownFormat) || errors.Is(err, media.ErrMalformed) {
+		switch {
+		case errors.Is(err, media.ErrUnknownFormat):
 			return photoflow.ImageMetadata{}, badInput(photoflow.ErrImageIdentify,
-				"s3://%s/%s: %v", in.Bucket, in.Key, err)
+				"not an image: %d bytes with no JPEG, PNG, GIF, TIFF, BMP, WebP or HEIF signature", info.Size)
+		case errors.Is(err, media.ErrMalformed):
+			return photoflow.ImageMetadata{}, badInput(photoflow.ErrImageIdentify, "unreadable image header: %v", err)
 		}
 		return photoflow.ImageMetadata{}, classify(ctx, "identify", err)
 	}
