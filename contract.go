@@ -16,6 +16,10 @@ import (
 // TaskQueue is where image workflows and their activities run.
 const TaskQueue = "photoflow-images"
 
+// ThumbnailTaskQueue takes the CPU-heavy GenerateThumbnail activities, so thumbnailing can
+// scale on its own workers and concurrency.
+const ThumbnailTaskQueue = "photoflow-thumbnails"
+
 // Namespace is the Temporal namespace used when none is configured.
 const Namespace = "default"
 

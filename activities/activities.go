@@ -232,7 +232,7 @@ func (a *Activities) decode(ctx context.Context, in photoflow.ImageRef) (vision.
 	if err != nil {
 		return vision.Image{}, mediaError(in.ObjectInput, err)
 	}
-	return vision.Image{Bucket: in.Bucket, Key: in.Key, Format: in.Format, Orientation: in.Orientation, Pixels: pix}, nil
+	return vision.Image{Bucket: in.Bucket, Key: in.Key, Format: in.Format, Orientation: in.Orientation, Pixels: pix, Bytes: data}, nil
 }
 
 // heartbeating runs fn while heartbeating, so the workflow's cancellation (a failed sibling)

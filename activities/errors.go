@@ -31,6 +31,8 @@ var throttlingCodes = map[string]bool{
 var permanentCodes = map[string]bool{
 	"InvalidImageFormatException": true, "ImageTooLargeException": true,
 	"InvalidParameterException": true, "ValidationException": true, "InvalidS3ObjectException": true,
+	// A missing IAM permission needs an operator; retrying only delays the verdict.
+	"AccessDeniedException": true,
 }
 
 // badInput fails the activity for good: retrying the same input cannot help.
@@ -63,9 +65,10 @@ func classify(ctx context.Context, op string, err error) error {
 		// Before store.IsRetryable, which also counts a deadline: a timeout is an
 		// unavailable backend, not a request to slow down.
 		return temporal.NewApplicationError(msg, photoflow.ErrUnavailable)
-	case store.IsRetryable(err):
-		return throttled(ctx, msg)
 	}
+	// AWS error codes, HTTP statuses and network errors come before store.IsRetryable,
+	// which also accepts any AWS 5xx or failed send (for DynamoDB): those are an
+	// unavailable backend, and only contention and throttling should be told to slow down.
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.ErrorCode()
@@ -74,6 +77,9 @@ func classify(ctx context.Context, op string, err error) error {
 			return throttled(ctx, msg)
 		case permanentCodes[code]:
 			return temporal.NewNonRetryableApplicationError(msg, code, nil)
+		case apiErr.ErrorFault() == smithy.FaultServer:
+			// Rekognition's InternalServerError is a server fault whatever status carried it.
+			return temporal.NewApplicationError(msg, photoflow.ErrUnavailable)
 		}
 	}
 	status := objstore.HTTPStatus(err)
@@ -86,6 +92,9 @@ func classify(ctx context.Context, op string, err error) error {
 	var netErr net.Error
 	if errors.As(err, &netErr) {
 		return temporal.NewApplicationError(msg, photoflow.ErrUnavailable)
+	}
+	if store.IsRetryable(err) {
+		return throttled(ctx, msg)
 	}
 	return temporal.NewApplicationError(msg, photoflow.ErrInternal)
 }

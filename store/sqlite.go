@@ -391,15 +391,23 @@ func wrap(ctx context.Context, op string, err error) error {
 }
 
 // IsRetryable reports whether err is transient: SQLite's SQLITE_BUSY or SQLITE_LOCKED
-// (another writer held the file past the busy timeout), or a context deadline. Activities
-// use it to choose between a retryable failure and a non-retryable one; everything else
-// (ErrInvalid, ErrNotFound, a closed store, a full disk, corruption) needs a human or a
-// code change, not another attempt.
+// (another writer held the file past the busy timeout), a context deadline, or, from
+// PostgreSQL, a serialization failure, a deadlock, too many connections, a server shutting
+// down or starting up, or a server that could not be reached. Activities use it to choose
+// between a retryable failure and a non-retryable one; everything else (ErrInvalid,
+// ErrNotFound, a closed store, a full disk, corruption, a refused password) needs a human
+// or a code change, not another attempt.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if isRetryablePostgres(err) {
+		return true
+	}
+	if isDynamoRetryable(err) {
 		return true
 	}
 	var se *sqlite.Error

@@ -17,6 +17,13 @@ import (
 	"photoflow/activities"
 )
 
+// Roles a worker process can take.
+const (
+	roleWorkflows  = "workflows"
+	roleActivities = "activities"
+	roleThumbnails = "thumbnails"
+)
+
 // config is everything the worker can be told. Flags win over PHOTOFLOW_* variables, which
 // win over the defaults; TEMPORAL_* variables (envconfig) reach an external Temporal.
 type config struct {
@@ -34,6 +41,23 @@ type config struct {
 	S3Region         string
 	S3PathStyle      bool
 	DatabasePath     string // SQLite file of the metadata store
+
+	// Store is sqlite, postgres or dynamodb.
+	Store             string
+	PostgresDSN       string
+	DynamoEndpoint    string
+	DynamoRegion      string
+	DynamoTablePrefix string
+	CreateTables      bool
+	// Vision is offline or rekognition.
+	Vision              string
+	RekognitionEndpoint string
+	RekognitionS3Object bool
+
+	// Roles says what this process runs: workflows, activities (the light ones on the
+	// main task queue) and thumbnails (the CPU-heavy queue), so they can scale apart.
+	Roles                []string
+	ThumbnailConcurrency int
 
 	Settings              photoflow.Settings
 	Limits                activities.Limits
@@ -57,6 +81,10 @@ func defaultConfig() config {
 		Limits:                activities.DefaultLimits,
 		MaxConcurrentActivity: 2 * runtime.GOMAXPROCS(0),
 		LogLevel:              "info",
+		Store:                 "sqlite",
+		Vision:                "offline",
+		Roles:                 []string{roleWorkflows, roleActivities, roleThumbnails},
+		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -75,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	// falling back to the default would run with a setting nobody chose.
 	var badEnv []error
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "where the embedded Temporal, S3 and SQLite keep their files")
-	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", c.HTTPAddr), "HTTP API address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", c.HTTPAddr), "HTTP API and web app address; empty for none (a worker-only process)")
 	fs.StringVar(&c.TemporalAddr, "temporal-addr", env("TEMPORAL_ADDR", c.TemporalAddr), "embedded Temporal frontend (gRPC) address")
 	fs.StringVar(&c.TemporalUIAddr, "temporal-ui-addr", env("TEMPORAL_UI_ADDR", c.TemporalUIAddr), "embedded Temporal Web UI address; empty for none")
 	fs.StringVar(&c.S3Addr, "s3-addr", env("S3_ADDR", c.S3Addr), "embedded S3 server address")
@@ -85,6 +113,17 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.S3Region, "s3-region", env("S3_REGION", c.S3Region), "S3 region")
 	pathStyle := fs.Bool("s3-path-style", envBool(env, &badEnv, "S3_PATH_STYLE", true), "path-style bucket addressing (MinIO needs it)")
 	fs.StringVar(&c.DatabasePath, "database", env("DATABASE", ""), "SQLite file of the metadata store (default <data-dir>/photoflow.db)")
+	fs.StringVar(&c.Store, "store", env("STORE", c.Store), "metadata store: sqlite, postgres or dynamodb")
+	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("POSTGRES_DSN", ""), "PostgreSQL connection string, with --store postgres")
+	fs.StringVar(&c.DynamoEndpoint, "dynamodb-endpoint", env("DYNAMODB_ENDPOINT", ""), "DynamoDB endpoint URL (dynalite, DynamoDB Local); empty for AWS")
+	fs.StringVar(&c.DynamoRegion, "dynamodb-region", env("DYNAMODB_REGION", c.S3Region), "DynamoDB region")
+	fs.StringVar(&c.DynamoTablePrefix, "dynamodb-table-prefix", env("DYNAMODB_TABLE_PREFIX", "photoflow-"), "prefix of the DynamoDB table names")
+	fs.BoolVar(&c.CreateTables, "create-tables", envBool(env, &badEnv, "CREATE_TABLES", false), "create missing DynamoDB tables at start")
+	fs.StringVar(&c.Vision, "vision", env("VISION", c.Vision), "labels and moderation: offline or rekognition")
+	fs.StringVar(&c.RekognitionEndpoint, "rekognition-endpoint", env("REKOGNITION_ENDPOINT", ""), "Rekognition endpoint URL; empty for AWS")
+	fs.BoolVar(&c.RekognitionS3Object, "rekognition-s3-object", envBool(env, &badEnv, "REKOGNITION_S3_OBJECT", false), "send Rekognition an S3 reference instead of bytes (the bucket must be in AWS S3, same region)")
+	roles := fs.String("roles", env("ROLES", strings.Join(c.Roles, ",")), "what this process runs: workflows, activities, thumbnails (comma-separated); none for the HTTP API alone")
+	fs.IntVar(&c.ThumbnailConcurrency, "thumbnail-concurrency", envInt(env, &badEnv, "THUMBNAIL_CONCURRENCY", c.ThumbnailConcurrency), "thumbnails made at once by this process")
 	fs.Float64Var(&s.RejectThreshold, "reject-threshold", envFloat(env, &badEnv, "REJECT_THRESHOLD", s.RejectThreshold), "moderation score (0–100) at or above which an image is rejected")
 	fs.Float64Var(&s.ReviewThreshold, "review-threshold", envFloat(env, &badEnv, "REVIEW_THRESHOLD", s.ReviewThreshold), "moderation score at or above which a human must decide")
 	fs.DurationVar(&s.ReviewDeadline, "review-deadline", envDuration(env, &badEnv, "REVIEW_DEADLINE", s.ReviewDeadline), "how long a review waits before the default decision")
@@ -128,6 +167,37 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	c.S3PathStyle = *pathStyle
 	c.ExternalTemporal = getenv("TEMPORAL_ADDRESS") != "" || getenv("TEMPORAL_PROFILE") != ""
+	c.Roles = nil
+	for _, r := range strings.Split(*roles, ",") {
+		if r = strings.TrimSpace(r); r == "" || r == "none" {
+			continue // a web-only process runs no Temporal worker
+		}
+		r = strings.TrimSpace(r)
+		if r != roleWorkflows && r != roleActivities && r != roleThumbnails {
+			return c, fmt.Errorf("--roles: unknown role %q (want workflows, activities, thumbnails)", r)
+		}
+		if !slices.Contains(c.Roles, r) {
+			c.Roles = append(c.Roles, r)
+		}
+	}
+	switch c.Store {
+	case storeSQLite, storeDynamoDB:
+	case storePostgres:
+		if c.PostgresDSN == "" {
+			return c, errors.New("--store postgres needs --postgres-dsn (or PHOTOFLOW_POSTGRES_DSN)")
+		}
+	default:
+		return c, fmt.Errorf("--store: want sqlite, postgres or dynamodb, got %q", c.Store)
+	}
+	if c.Vision != visionOffline && c.Vision != visionRekognition {
+		return c, fmt.Errorf("--vision: want offline or rekognition, got %q", c.Vision)
+	}
+	if c.RekognitionS3Object && c.S3Endpoint != "aws" {
+		return c, errors.New("--rekognition-s3-object needs the bucket in AWS S3 (--s3-endpoint aws): Rekognition cannot read other stores")
+	}
+	if c.ThumbnailConcurrency <= 0 || c.MaxConcurrentActivity <= 0 {
+		return c, errors.New("--thumbnail-concurrency and --max-concurrent-activities must be positive")
+	}
 	if c.DevAccounts {
 		host, _, err := net.SplitHostPort(c.HTTPAddr)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {

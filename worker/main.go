@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"photoflow"
@@ -48,13 +49,25 @@ func main() {
 		s3Kind = "external"
 	}
 	fmt.Printf("photoflow is running (Ctrl-C stops it)\n")
-	fmt.Printf("  HTTP API        http://%s\n", st.HTTPAddr)
+	if st.HTTPAddr != "" {
+		fmt.Printf("  HTTP API        http://%s\n", st.HTTPAddr)
+	}
 	fmt.Printf("  Temporal        %s (%s, namespace %s, task queue %s)\n", st.TemporalAddr, temporalKind, cfg.Namespace, photoflow.TaskQueue)
 	if st.TemporalUIAddr != "" {
 		fmt.Printf("  Temporal Web UI http://%s\n", st.TemporalUIAddr)
 	}
 	fmt.Printf("  S3              %s (%s, bucket %s)\n", st.S3Endpoint, s3Kind, cfg.Bucket)
-	fmt.Printf("  metadata store  %s (SQLite)\n", cfg.DatabasePath)
+	switch cfg.Store {
+	case storeSQLite:
+		fmt.Printf("  metadata store  %s (SQLite)\n", cfg.DatabasePath)
+	case storePostgres:
+		fmt.Printf("  metadata store  PostgreSQL\n")
+	case storeDynamoDB:
+		fmt.Printf("  metadata store  DynamoDB %s (tables %sImageMetadata, %sAlbumMetadata, …)\n",
+			cmpOr(cfg.DynamoEndpoint, cfg.DynamoRegion), cfg.DynamoTablePrefix, cfg.DynamoTablePrefix)
+	}
+	fmt.Printf("  vision          %s\n", cfg.Vision)
+	fmt.Printf("  roles           %s (thumbnails on task queue %s)\n", strings.Join(cfg.Roles, ", "), photoflow.ThumbnailTaskQueue)
 	if !cfg.ExternalTemporal || cfg.S3Endpoint == "" {
 		fmt.Printf("  data dir        %s\n", cfg.DataDir)
 	}

@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
@@ -26,7 +28,6 @@ import (
 	"photoflow/objstore"
 	"photoflow/pipeline"
 	"photoflow/store"
-	"photoflow/vision"
 	"photoflow/web"
 	"photoflow/workflows"
 )
@@ -38,9 +39,9 @@ type stack struct {
 	temporal *devserver.Server // nil when external
 	s3       *objstore.Embedded
 	objects  *objstore.Store
-	store    *store.SQLite
+	store    metadataStore
 	client   client.Client
-	worker   worker.Worker
+	workers  []worker.Worker
 	http     *http.Server
 	httpLn   net.Listener
 	pipeline *pipeline.Pipeline
@@ -60,10 +61,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 
 	// Claim the HTTP port first and check the embedded ones, so a taken port is reported
 	// by its flag before minutes of start-up.
-	if st.httpLn, err = listen("--http-addr", cfg.HTTPAddr); err != nil {
-		return st, err
+	if cfg.HTTPAddr != "" {
+		if st.httpLn, err = listen("--http-addr", cfg.HTTPAddr); err != nil {
+			return st, err
+		}
+		st.HTTPAddr = st.httpLn.Addr().String()
 	}
-	st.HTTPAddr = st.httpLn.Addr().String()
 	if !cfg.ExternalTemporal {
 		if err := portFree("--temporal-addr", cfg.TemporalAddr); err != nil {
 			return st, err
@@ -96,8 +99,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		return st, err
 	}
 
-	// Metadata store.
-	if st.store, err = store.OpenSQLite(cfg.DatabasePath); err != nil {
+	// Metadata store and vision.
+	if st.store, err = openStore(ctx, cfg); err != nil {
+		return st, err
+	}
+	analyzer, err := openVision(ctx, cfg)
+	if err != nil {
 		return st, err
 	}
 
@@ -138,19 +145,37 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		log.Warn("search attributes not registered; create them with `temporal operator search-attribute create`", "error", err)
 	}
 
-	// Worker.
+	// Workers, by role: the main task queue (workflows and light activities) and the
+	// thumbnail queue (CPU-heavy), each with its own concurrency.
 	acts := &activities.Activities{Objects: st.objects, Store: st.store, Accounts: st.store,
-		Temporal: st.client, Vision: vision.NewOffline(), Settings: cfg.Settings, Limits: cfg.Limits}
-	st.worker = worker.New(st.client, photoflow.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
-		// Let activities in flight finish on Ctrl-C rather than wait out their timeouts.
-		WorkerStopTimeout: 10 * time.Second,
-	})
-	st.worker.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
-	st.worker.RegisterWorkflowWithOptions(workflows.DeleteAlbum, workflow.RegisterOptions{Name: photoflow.DeleteAlbumWorkflow})
-	st.worker.RegisterActivity(acts)
-	if err := st.worker.Start(); err != nil {
-		return st, fmt.Errorf("start worker: %w", err)
+		Temporal: st.client, Vision: analyzer, Settings: cfg.Settings, Limits: cfg.Limits}
+	has := func(r string) bool { return slices.Contains(cfg.Roles, r) }
+	if has(roleWorkflows) || has(roleActivities) {
+		w := worker.New(st.client, photoflow.TaskQueue, worker.Options{
+			MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
+			// Let activities in flight finish on Ctrl-C rather than wait out their timeouts.
+			WorkerStopTimeout:       10 * time.Second,
+			DisableWorkflowWorker:   !has(roleWorkflows),
+			LocalActivityWorkerOnly: !has(roleActivities),
+		})
+		w.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
+		w.RegisterWorkflowWithOptions(workflows.DeleteAlbum, workflow.RegisterOptions{Name: photoflow.DeleteAlbumWorkflow})
+		w.RegisterActivity(acts)
+		st.workers = append(st.workers, w)
+	}
+	if has(roleThumbnails) {
+		w := worker.New(st.client, photoflow.ThumbnailTaskQueue, worker.Options{
+			MaxConcurrentActivityExecutionSize: cfg.ThumbnailConcurrency,
+			WorkerStopTimeout:                  10 * time.Second,
+			DisableWorkflowWorker:              true,
+		})
+		w.RegisterActivityWithOptions(acts.GenerateThumbnail, activity.RegisterOptions{Name: photoflow.GenerateThumbnailActivity})
+		st.workers = append(st.workers, w)
+	}
+	for _, w := range st.workers {
+		if err := w.Start(); err != nil {
+			return st, fmt.Errorf("start worker: %w", err)
+		}
 	}
 
 	// HTTP API.
@@ -164,6 +189,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		MaxUpload: cfg.Limits.MaxBytes, Log: log}
 	if st.TemporalUIAddr != "" {
 		api.TemporalUI = "http://" + st.TemporalUIAddr
+	}
+	if st.httpLn == nil {
+		return st, nil
 	}
 	st.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -198,8 +226,8 @@ func (st *stack) stop() {
 	} else if st.httpLn != nil {
 		_ = st.httpLn.Close()
 	}
-	if st.worker != nil {
-		st.worker.Stop()
+	for _, w := range st.workers {
+		w.Stop()
 	}
 	if st.client != nil {
 		st.client.Close()

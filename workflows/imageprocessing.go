@@ -381,7 +381,11 @@ func (r *run) labelsAndThumbnail(ctx workflow.Context, md photoflow.ImageMetadat
 	ref := r.imageRef(md)
 	labelsF := r.exec(pctx, photoflow.DetectLabelsActivity, a.DetectLabels, photoflow.LabelsInput{
 		ImageRef: ref, MaxLabels: r.settings.MaxLabels, MinConfidence: r.settings.MinConfidence})
-	thumbF := r.exec(pctx, photoflow.GenerateThumbnailActivity, a.GenerateThumbnail, photoflow.ThumbnailInput{
+	thumbOpts := r.activityOptions(photoflow.GenerateThumbnailActivity)
+	if workflow.GetVersion(ctx, "thumbnail-task-queue", workflow.DefaultVersion, 1) == 1 {
+		thumbOpts.TaskQueue = photoflow.ThumbnailTaskQueue
+	}
+	thumbF := workflow.ExecuteActivity(workflow.WithActivityOptions(pctx, thumbOpts), a.GenerateThumbnail, photoflow.ThumbnailInput{
 		ImageRef: ref, MaxSize: r.settings.ThumbnailSize, TargetKey: photoflow.ThumbnailKey(r.rec.ImageID)})
 
 	var labels []photoflow.Label

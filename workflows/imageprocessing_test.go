@@ -399,15 +399,16 @@ func (s *imageSuite) TestThumbnailKeyNeverUnderIncoming() {
 	s.env.OnActivity(photoflow.ExtractImageMetadataActivity, mock.Anything, mock.Anything).Return(jpegMeta, nil)
 	s.env.OnActivity(photoflow.DetectModerationActivity, mock.Anything, mock.Anything).Return(photoflow.ModerationResult{}, nil)
 	s.env.OnActivity(photoflow.DetectLabelsActivity, mock.Anything, mock.Anything).Return(someLabels, nil)
-	var target string
+	var target, queue string
 	s.env.OnActivity(photoflow.GenerateThumbnailActivity, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in photoflow.ThumbnailInput) (photoflow.Thumbnail, error) {
-			target = in.TargetKey
+		func(ctx context.Context, in photoflow.ThumbnailInput) (photoflow.Thumbnail, error) {
+			target, queue = in.TargetKey, activity.GetInfo(ctx).TaskQueue
 			return someThumb, nil
 		})
 	s.env.ExecuteWorkflow(ImageProcessing, testInput)
 	s.result()
 	s.Equal("Thumbnail/alice/trip/IMG_0042.jpg", target)
+	s.Equal(photoflow.ThumbnailTaskQueue, queue, "thumbnails run on their own task queue")
 }
 
 func (s *imageSuite) TestActivityTimeoutIsRecorded() {
