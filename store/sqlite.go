@@ -393,7 +393,8 @@ func wrap(ctx context.Context, op string, err error) error {
 // IsRetryable reports whether err is transient: SQLite's SQLITE_BUSY or SQLITE_LOCKED
 // (another writer held the file past the busy timeout), a context deadline, or, from
 // PostgreSQL, a serialization failure, a deadlock, too many connections, a server shutting
-// down or starting up, or a server that could not be reached. Activities use it to choose
+// down or starting up, or a server that could not be reached, or, from DynamoDB,
+// throughput exceeded, throttling and 5xx. Activities use it to choose
 // between a retryable failure and a non-retryable one; everything else (ErrInvalid,
 // ErrNotFound, a closed store, a full disk, corruption, a refused password) needs a human
 // or a code change, not another attempt.
