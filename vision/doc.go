@@ -1,6 +1,6 @@
 // Package vision detects labels and moderation labels for images, behind the Analyzer
 // interface shared by the embedded offline analyzer (Offline, here) and a cloud backend
-// (Amazon Rekognition's DetectLabels and DetectModerationLabels, later).
+// (Amazon Rekognition's DetectLabels and DetectModerationLabels, in rekognition.go).
 //
 // # What the offline analyzer is
 //
