@@ -37,6 +37,12 @@ func TestParseConfigDefaults(t *testing.T) {
 		Limits:                activities.Limits{MaxBytes: 100 << 20, MaxPixels: 100_000_000},
 		MaxConcurrentActivity: 2 * runtime.GOMAXPROCS(0),
 		LogLevel:              "info",
+		Store:                 "sqlite",
+		DynamoRegion:          "us-east-1",
+		DynamoTablePrefix:     "photoflow-",
+		Vision:                "offline",
+		Roles:                 []string{"workflows", "activities", "thumbnails"},
+		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", c, want)
@@ -222,6 +228,35 @@ func TestParseConfigBadEnvironment(t *testing.T) {
 		c, err := parseConfig(nil, envMap(map[string]string{"PHOTOFLOW_S3_PATH_STYLE": val}))
 		if err != nil || c.S3PathStyle != want {
 			t.Errorf("PHOTOFLOW_S3_PATH_STYLE=%s: %v, %v; want %v", val, c.S3PathStyle, err, want)
+		}
+	}
+}
+
+func TestParseConfigBackendsAndRoles(t *testing.T) {
+	c, err := parseConfig([]string{"--store", "postgres", "--postgres-dsn", "postgres://x", "--roles", "thumbnails, thumbnails", "--http-addr="}, envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store != "postgres" || c.PostgresDSN != "postgres://x" || !reflect.DeepEqual(c.Roles, []string{"thumbnails"}) || c.HTTPAddr != "" {
+		t.Errorf("got store %q dsn %q roles %v http %q", c.Store, c.PostgresDSN, c.Roles, c.HTTPAddr)
+	}
+	c, err = parseConfig([]string{"--roles", "none"}, envMap(nil))
+	if err != nil || len(c.Roles) != 0 {
+		t.Errorf("--roles none: %v, %v", c.Roles, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store", "postgres"}, "--postgres-dsn"},
+		{[]string{"--store", "mysql"}, "--store"},
+		{[]string{"--vision", "clip"}, "--vision"},
+		{[]string{"--roles", "workflows,cooking"}, "--roles"},
+		{[]string{"--rekognition-s3-object"}, "--rekognition-s3-object"},
+		{[]string{"--thumbnail-concurrency", "0"}, "--thumbnail-concurrency"},
+	} {
+		if _, err := parseConfig(tc.args, envMap(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v should name %s", tc.args, err, tc.want)
 		}
 	}
 }
