@@ -213,23 +213,9 @@ func isRetryablePostgres(err error) bool {
 // Put implements Store.Put. The stale-write guard is the upsert's WHERE clause, so the
 // check and the write are one atomic statement even with other writers on the row.
 func (p *Postgres) Put(ctx context.Context, rec photoflow.ImageRecord) error {
-	if rec.ImageID == "" {
-		return fmt.Errorf("store: put: empty image ID: %w", ErrInvalid)
-	}
-	if rec.Status != "" && !rec.Status.Valid() {
-		return fmt.Errorf("store: put %q: unknown status %q: %w", rec.ImageID, rec.Status, ErrInvalid)
-	}
-	up, err := toKey(rec.UploadTime)
+	up, upd, doc, err := encodeRecord(rec)
 	if err != nil {
-		return fmt.Errorf("store: put %q: upload time: %w", rec.ImageID, err)
-	}
-	upd, err := toKey(rec.UpdateTime)
-	if err != nil {
-		return fmt.Errorf("store: put %q: update time: %w", rec.ImageID, err)
-	}
-	doc, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("store: put %q: encode: %w", rec.ImageID, err)
+		return err
 	}
 	_, err = p.pool.Exec(ctx, `INSERT INTO images (image_id, user_id, album_id, status, upload_time, update_time, record)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

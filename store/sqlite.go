@@ -206,23 +206,9 @@ WHERE excluded.upload_time >= images.upload_time`
 // Put implements Store.Put. The stale-write guard is the upsert's WHERE clause, so the
 // check and the write are one atomic statement even with other processes on the file.
 func (s *SQLite) Put(ctx context.Context, rec photoflow.ImageRecord) error {
-	if rec.ImageID == "" {
-		return fmt.Errorf("store: put: empty image ID: %w", ErrInvalid)
-	}
-	if rec.Status != "" && !rec.Status.Valid() {
-		return fmt.Errorf("store: put %q: unknown status %q: %w", rec.ImageID, rec.Status, ErrInvalid)
-	}
-	up, err := toKey(rec.UploadTime)
+	up, upd, doc, err := encodeRecord(rec)
 	if err != nil {
-		return fmt.Errorf("store: put %q: upload time: %w", rec.ImageID, err)
-	}
-	upd, err := toKey(rec.UpdateTime)
-	if err != nil {
-		return fmt.Errorf("store: put %q: update time: %w", rec.ImageID, err)
-	}
-	doc, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("store: put %q: encode: %w", rec.ImageID, err)
+		return err
 	}
 	_, err = s.w.ExecContext(ctx, upsertSQL, rec.ImageID, rec.UserID, rec.AlbumID,
 		string(rec.Status), up, upd, string(doc))

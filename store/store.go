@@ -12,13 +12,15 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"photoflow"
 )
 
-// Store keeps image records. Implementations: SQLite now (embedded default); DynamoDB and
-// PostgreSQL later, so the interface stays small and backend-neutral.
+// Store keeps image records. Implementations: SQLite (the embedded default), PostgreSQL
+// and DynamoDB, so the interface stays small and backend-neutral.
 //
 // Implementations are safe for concurrent use by many goroutines.
 type Store interface {
@@ -92,4 +94,25 @@ func EffectiveLimit(limit int) int {
 		return MaxLimit
 	}
 	return limit
+}
+
+// encodeRecord checks a record and gives what the SQL backends store: the sortable upload
+// and update times and the JSON document, the record's source of truth.
+func encodeRecord(rec photoflow.ImageRecord) (up, upd string, doc []byte, err error) {
+	if rec.ImageID == "" {
+		return "", "", nil, fmt.Errorf("store: put: empty image ID: %w", ErrInvalid)
+	}
+	if rec.Status != "" && !rec.Status.Valid() {
+		return "", "", nil, fmt.Errorf("store: put %q: unknown status %q: %w", rec.ImageID, rec.Status, ErrInvalid)
+	}
+	if up, err = toKey(rec.UploadTime); err != nil {
+		return "", "", nil, fmt.Errorf("store: put %q: upload time: %w", rec.ImageID, err)
+	}
+	if upd, err = toKey(rec.UpdateTime); err != nil {
+		return "", "", nil, fmt.Errorf("store: put %q: update time: %w", rec.ImageID, err)
+	}
+	if doc, err = json.Marshal(rec); err != nil {
+		return "", "", nil, fmt.Errorf("store: put %q: encode: %w", rec.ImageID, err)
+	}
+	return up, upd, doc, nil
 }
