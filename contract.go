@@ -69,6 +69,7 @@ const (
 	DefaultTemporalAddr    = "127.0.0.1:7233"
 	DefaultTemporalUIAddr  = "127.0.0.1:8233"
 	DefaultS3Addr          = "127.0.0.1:9000"
+	DefaultMetricsAddr     = "127.0.0.1:9090"
 	DefaultS3Region        = "us-east-1"
 	DefaultS3AccessKey     = "photoflow"
 	DefaultS3SecretKey     = "photoflow-secret"
@@ -85,12 +86,25 @@ var (
 	UserSearchAttribute      = temporal.NewSearchAttributeKeyKeyword("PhotoflowUser")
 	ErrorTypeSearchAttribute = temporal.NewSearchAttributeKeyKeyword("PhotoflowErrorType")
 	ImageIDSearchAttribute   = temporal.NewSearchAttributeKeyKeyword("PhotoflowImageID")
+	// FormatSearchAttribute is the identified format (JPEG, PNG, GIF, …), set once known.
+	FormatSearchAttribute = temporal.NewSearchAttributeKeyKeyword("PhotoflowFormat")
+	// FailedStageSearchAttribute is the stage a FAILED or REJECTED run stopped in, so
+	// failures can be grouped by where they happen as well as by type.
+	FailedStageSearchAttribute = temporal.NewSearchAttributeKeyKeyword("PhotoflowFailedStage")
+	// ModerationSearchAttribute is the moderation decision (ModerationAutoApproved, …), or
+	// ModerationPending while a review waits.
+	ModerationSearchAttribute = temporal.NewSearchAttributeKeyKeyword("PhotoflowModeration")
 )
+
+// ModerationPending is PhotoflowModeration's value while a human review waits; records keep
+// an empty decision then.
+const ModerationPending = "pending"
 
 // SearchAttributeKeys lists every custom search attribute, for registration at start-up.
 func SearchAttributeKeys() []temporal.SearchAttributeKey {
 	return []temporal.SearchAttributeKey{StatusSearchAttribute, AlbumSearchAttribute,
-		UserSearchAttribute, ErrorTypeSearchAttribute, ImageIDSearchAttribute}
+		UserSearchAttribute, ErrorTypeSearchAttribute, ImageIDSearchAttribute,
+		FormatSearchAttribute, FailedStageSearchAttribute, ModerationSearchAttribute}
 }
 
 // Error types of application errors. The first three keep the workshop's names.

@@ -49,6 +49,15 @@ type Activities struct {
 	// HeartbeatEvery is how often long activities heartbeat (default 5 s), so a
 	// cancellation from the workflow reaches them and a dead worker is noticed.
 	HeartbeatEvery time.Duration
+	// Starter starts an object's ImageProcessing run (the bulk import and the bucket
+	// watcher use it); pipeline.Starter is the production one.
+	Starter RunStarter
+}
+
+// RunStarter starts the ImageProcessing run of one object idempotently: started is false
+// when the object's run already existed.
+type RunStarter interface {
+	Start(ctx context.Context, in photoflow.ImageInput) (started bool, err error)
 }
 
 // LoadSettings hands the worker's settings to a starting run (a local activity: its result

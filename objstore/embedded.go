@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -25,6 +26,10 @@ type Embedded struct {
 	done     chan error
 }
 
+// embeddedMmapSize is the address space reserved for the bolt file: 64 GiB on 64-bit
+// systems, well past what a single-machine default should hold.
+const embeddedMmapSize = 1 << (30 + 6*(strconv.IntSize/64))
+
 // StartEmbedded serves the bolt file at path on addr (host:port; port 0 picks one).
 func StartEmbedded(path, addr string) (*Embedded, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -35,7 +40,12 @@ func StartEmbedded(path, addr string) (*Embedded, error) {
 		return nil, err
 	}
 	// The timeout turns "another process holds the file" into an error instead of a hang.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	//
+	// InitialMmapSize: the S3 layer hands out object bytes that alias bolt's memory map after
+	// the read transaction ends; a write that grows the file past the mapping remaps it and
+	// turns those bytes into a crash. Reserving a large mapping up front (address space,
+	// not memory) means no remap until the file passes it.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, InitialMmapSize: embeddedMmapSize})
 	if err != nil {
 		_ = l.Close()
 		if errors.Is(err, bolt.ErrTimeout) {

@@ -6,11 +6,14 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,4 +389,72 @@ func TestHTTPStatus(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 0, objstore.HTTPStatus(err))
 	assert.NotErrorIs(t, err, objstore.ErrNotFound)
+}
+
+// TestEmbeddedReadsWhileTheFileGrows reads and copies objects while other goroutines write enough to
+// grow the bolt file many times over: the server hands out bytes that alias bolt's memory
+// map, so a remap under a reader would crash the process (it did, before the mapping was
+// reserved up front).
+func TestEmbeddedReadsWhileTheFileGrows(t *testing.T) {
+	s, ctx := start(t)
+	const writers, perWriter, size = 4, 24, 256 << 10
+	var wg sync.WaitGroup
+	stored := make(chan [2]string, writers*perWriter)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				data := randomBytes(size, uint64(w*1000+i))
+				key := fmt.Sprintf("grow/w%d/%d", w, i)
+				if _, err := s.Put(ctx, bucket, key, data, "application/octet-stream", nil); err != nil {
+					t.Error(err)
+					return
+				}
+				stored <- [2]string{key, md5hex(data)}
+				// A server-side copy reads the source's bytes and writes them in one
+				// request: the case that crashed the server when the write grew the file.
+				src := bucket + "/" + key
+				if _, err := s.S3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String(key + ".copy"), CopySource: aws.String(src)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	var reads atomic.Int64
+	var rg sync.WaitGroup
+	for range 4 {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			var seen [][2]string
+			for {
+				select {
+				case <-done:
+					return
+				case kv := <-stored:
+					seen = append(seen, kv)
+				default:
+				}
+				if len(seen) == 0 {
+					continue
+				}
+				kv := seen[len(seen)-1]
+				data, _, err := s.GetBytes(ctx, bucket, kv[0], "", 0)
+				if err != nil || md5hex(data) != kv[1] {
+					t.Errorf("read %s: %v (content intact: %v)", kv[0], err, err == nil && md5hex(data) == kv[1])
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	rg.Wait()
+	if reads.Load() == 0 {
+		t.Fatal("no reads overlapped the writes")
+	}
 }

@@ -24,7 +24,6 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"photoflow"
-	"photoflow/objstore"
 	"photoflow/pipeline"
 )
 
@@ -35,8 +34,20 @@ const usage = `usage:
   starter status  IMAGE_ID [--json]
   starter list    [--status S] [--album A] [--user U] [--json]
   starter samples DIR
+  starter gen-samples --count N --dir D [--seed S]          realistic photos for load tests
+  starter import --source s3://bucket/prefix|DIR --user U --album A [--import-id ID]
+                 [--concurrency N] [--upload-concurrency N] [--detach]
+  starter import --import-id ID                             attach to a running import
+  starter import-control pause|resume|cancel IMPORT_ID
   starter user add NAME [--role user|reviewer] [--database data/photoflow.db]   (password on stdin)
   starter user passwd NAME [--database data/photoflow.db]                        (password on stdin)
+  starter failures [--json]                               FAILED images by error type
+  starter redrive --error-type T [--dry-run] [--limit N] [--force]
+  starter report  [--prefix P] [--stale D] [--json]       were all images processed? (exit 3: no)
+
+store flags (failures, redrive, report; as the worker's): --store sqlite|postgres|dynamodb,
+--database, --postgres-dsn, --dynamodb-endpoint, --dynamodb-region, --dynamodb-table-prefix;
+PHOTOFLOW_STORE, PHOTOFLOW_DATABASE, … work too.
 
 connection flags (any command): --temporal-addr, --namespace, --s3-endpoint, --s3-region,
 --bucket; TEMPORAL_ADDRESS / TEMPORAL_PROFILE and PHOTOFLOW_S3_ENDPOINT, PHOTOFLOW_BUCKET,
@@ -50,6 +61,10 @@ func main() {
 		if errors.As(err, &ue) {
 			fmt.Fprint(os.Stderr, usage)
 			os.Exit(2)
+		}
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
 		}
 		os.Exit(1)
 	}
@@ -94,14 +109,7 @@ func (c *conn) dial(ctx context.Context) (*pipeline.Pipeline, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial temporal at %s (is the worker running?): %w", opts.HostPort, err)
 	}
-	s3cfg := objstore.Config{Endpoint: c.s3Endpoint, Region: c.s3Region, PathStyle: true}
-	switch {
-	case c.s3Endpoint == "aws":
-		s3cfg.Endpoint, s3cfg.PathStyle = "", false
-	case os.Getenv("AWS_ACCESS_KEY_ID") == "" && c.s3Endpoint == "http://"+photoflow.DefaultS3Addr:
-		s3cfg.AccessKey, s3cfg.SecretKey = photoflow.DefaultS3AccessKey, photoflow.DefaultS3SecretKey
-	}
-	objects, err := objstore.New(ctx, s3cfg)
+	objects, err := c.objectStore(ctx)
 	if err != nil {
 		tc.Close()
 		return nil, nil, err
@@ -128,6 +136,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return samplesCmd(rest, out)
 	case "user":
 		return userCmd(ctx, rest, os.Stdin, out)
+	case "gen-samples":
+		return genSamplesCmd(rest, out)
+	case "import":
+		return importCmd(ctx, rest, out)
+	case "import-control":
+		return importControlCmd(ctx, rest, out)
+	case "failures":
+		return failuresCmd(ctx, rest, out)
+	case "redrive":
+		return redriveCmd(ctx, rest, out)
+	case "report":
+		return reportCmd(ctx, rest, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil

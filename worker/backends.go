@@ -9,17 +9,11 @@ import (
 	"photoflow/vision"
 )
 
-// metadataStore is a backend that keeps both image records and accounts.
-type metadataStore interface {
-	store.Store
-	store.Accounts
-}
-
-// Metadata store backends.
+// Metadata store backends, the values of --store.
 const (
-	storeSQLite   = "sqlite"
-	storePostgres = "postgres"
-	storeDynamoDB = "dynamodb"
+	storeSQLite   = store.KindSQLite
+	storePostgres = store.KindPostgres
+	storeDynamoDB = store.KindDynamoDB
 )
 
 // Vision backends.
@@ -29,34 +23,10 @@ const (
 )
 
 // openStore opens the configured metadata store; errors name the setting to fix.
-func openStore(ctx context.Context, cfg config) (metadataStore, error) {
-	switch cfg.Store {
-	case storeSQLite:
-		s, err := store.OpenSQLite(cfg.DatabasePath)
-		if err != nil {
-			return nil, fmt.Errorf("--database %s: %w", cfg.DatabasePath, err)
-		}
-		return s, nil
-	case storePostgres:
-		s, err := store.OpenPostgres(ctx, cfg.PostgresDSN)
-		if err != nil {
-			return nil, fmt.Errorf("--postgres-dsn: %w", err)
-		}
-		return s, nil
-	case storeDynamoDB:
-		s, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: cfg.DynamoEndpoint, Region: cfg.DynamoRegion, TablePrefix: cfg.DynamoTablePrefix})
-		if err != nil {
-			return nil, fmt.Errorf("--dynamodb-endpoint/--dynamodb-region: %w", err)
-		}
-		if cfg.CreateTables {
-			if err := s.CreateTables(ctx); err != nil {
-				_ = s.Close()
-				return nil, fmt.Errorf("--create-tables: %w", err)
-			}
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("--store %q: want %s, %s or %s", cfg.Store, storeSQLite, storePostgres, storeDynamoDB)
+func openStore(ctx context.Context, cfg config) (store.Backend, error) {
+	return store.Open(ctx, store.OpenConfig{Kind: cfg.Store, SQLitePath: cfg.DatabasePath,
+		PostgresDSN: cfg.PostgresDSN, DynamoEndpoint: cfg.DynamoEndpoint, DynamoRegion: cfg.DynamoRegion,
+		DynamoTablePrefix: cfg.DynamoTablePrefix, CreateTables: cfg.CreateTables})
 }
 
 // openVision builds the configured analyzer.

@@ -58,6 +58,13 @@ type config struct {
 	// main task queue) and thumbnails (the CPU-heavy queue), so they can scale apart.
 	Roles                []string
 	ThumbnailConcurrency int
+	// MetricsAddr serves Prometheus /metrics; empty for none.
+	MetricsAddr string
+	// EventsSecret enables POST /api/s3-events; empty disables it.
+	EventsSecret string
+	// WatchInterval is how often the bucket watcher lists Incoming/ (0: no watcher);
+	// WatchSettle is how old an object must be before the watcher starts it.
+	WatchInterval, WatchSettle time.Duration
 
 	Settings              photoflow.Settings
 	Limits                activities.Limits
@@ -85,6 +92,9 @@ func defaultConfig() config {
 		Vision:                "offline",
 		Roles:                 []string{roleWorkflows, roleActivities, roleThumbnails},
 		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
+		MetricsAddr:           photoflow.DefaultMetricsAddr,
+		WatchInterval:         photoflow.DefaultWatchInterval,
+		WatchSettle:           photoflow.DefaultSettleAge,
 	}
 }
 
@@ -135,6 +145,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.Int64Var(&c.Limits.MaxPixels, "max-pixels", int64(envInt(env, &badEnv, "MAX_PIXELS", int(c.Limits.MaxPixels))), "largest image accepted, width×height")
 	fs.IntVar(&c.MaxConcurrentActivity, "max-concurrent-activities", envInt(env, &badEnv, "MAX_CONCURRENT_ACTIVITIES", c.MaxConcurrentActivity), "activities run at once by this worker")
 	fs.BoolVar(&c.DevAccounts, "dev-accounts", env("DEV_ACCOUNTS", "") == "true", "create the development accounts demo/demo-password and reviewer/reviewer-password (loopback only)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", c.MetricsAddr), "Prometheus /metrics address; empty for none")
+	fs.StringVar(&c.EventsSecret, "events-secret", env("EVENTS_SECRET", ""), "shared secret of POST /api/s3-events (S3, MinIO, SNS, EventBridge notifications); empty disables it")
+	fs.DurationVar(&c.WatchInterval, "watch-interval", envDuration(env, &badEnv, "WATCH_INTERVAL", c.WatchInterval), "how often the bucket watcher lists Incoming/ for objects without a record; 0 for no watcher")
+	fs.DurationVar(&c.WatchSettle, "watch-settle", envDuration(env, &badEnv, "WATCH_SETTLE", c.WatchSettle), "how old an object must be before the watcher starts it")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", c.LogLevel), "debug, info, warn or error")
 	fs.Func("activity-timeout", "NAME=DURATION: an activity's StartToClose timeout, e.g. ExtractImageMetadata=1s (repeatable)", func(v string) error {
 		return setPolicy(s, v, func(p *photoflow.ActivityPolicy, val string) error {
@@ -197,6 +211,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.ThumbnailConcurrency <= 0 || c.MaxConcurrentActivity <= 0 {
 		return c, errors.New("--thumbnail-concurrency and --max-concurrent-activities must be positive")
+	}
+	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
+		return c, errors.New("--events-secret: use at least 16 characters")
+	}
+	if c.WatchInterval < 0 || c.WatchSettle < 0 {
+		return c, errors.New("--watch-interval and --watch-settle must not be negative")
 	}
 	if c.DevAccounts {
 		host, _, err := net.SplitHostPort(c.HTTPAddr)

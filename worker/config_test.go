@@ -43,6 +43,9 @@ func TestParseConfigDefaults(t *testing.T) {
 		Vision:                "offline",
 		Roles:                 []string{"workflows", "activities", "thumbnails"},
 		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
+		MetricsAddr:           "127.0.0.1:9090",
+		WatchInterval:         5 * time.Minute,
+		WatchSettle:           2 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", c, want)

@@ -41,6 +41,7 @@ func testConfig(t *testing.T, dataDir string) config {
 	cfg.DataDir = dataDir
 	cfg.DatabasePath = filepath.Join(dataDir, "photoflow.db")
 	cfg.HTTPAddr, cfg.TemporalAddr, cfg.S3Addr, cfg.TemporalUIAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.MetricsAddr = "127.0.0.1:0"
 	return cfg
 }
 
@@ -181,6 +182,18 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.Contains(t, recs["notes.jpg"].ErrReason, photoflow.ErrImageIdentify)
 	require.Contains(t, recs["scan.tiff"].ErrReason, "TIFF")
 
+	// The worker's /metrics counts images by final status and times every activity
+	// (CloudWatch's ExecutionsSucceeded/Failed, and more).
+	resp, err := http.Get("http://" + st.MetricsAddr + "/metrics")
+	require.NoError(t, err)
+	scrape, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Regexp(t, `photoflow_images_total\{[^}]*status="SUCCEEDED"[^}]*\} 2`, string(scrape))
+	require.Regexp(t, `photoflow_images_total\{[^}]*error_type="FileNotSupported"[^}]*status="FAILED"[^}]*\} 2`, string(scrape))
+	require.Contains(t, string(scrape), "photoflow_activity_duration")
+	require.Contains(t, string(scrape), "temporal_")
+
 	// What the API serves is what the store holds: one record each, terminal.
 	var got photoflow.ImageRecord
 	require.Equal(t, http.StatusOK, httpJSON(t, st, "alice", "GET", "/api/images/"+url.PathEscape("alice/trip/camera.jpg"), nil, "", &got))
@@ -306,11 +319,14 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	// Every history this test produced replays against today's workflow code, and the ones
 	// the replay tests keep can be refreshed from here.
+	// File names carry the workflow's shape: bump the suffix when a change adds a
+	// GetVersion, and keep the older files, which prove old runs still replay.
+	const shape = "v2"
 	saved := map[string][2]string{
-		"succeeded-camera-jpeg.json": {subs["camera.jpg"]["workflowId"].(string), subs["camera.jpg"]["runId"].(string)},
-		"failed-text-file.json":      {subs["notes.jpg"]["workflowId"].(string), subs["notes.jpg"]["runId"].(string)},
-		"review-approved-v1.json":    {skin["workflowId"].(string), skin["runId"].(string)},
-		"timeout-retries.json":       {run.GetID(), run.GetRunID()},
+		"succeeded-camera-jpeg-" + shape + ".json": {subs["camera.jpg"]["workflowId"].(string), subs["camera.jpg"]["runId"].(string)},
+		"failed-text-file-" + shape + ".json":      {subs["notes.jpg"]["workflowId"].(string), subs["notes.jpg"]["runId"].(string)},
+		"review-approved-" + shape + ".json":       {skin["workflowId"].(string), skin["runId"].(string)},
+		"timeout-retries-" + shape + ".json":       {run.GetID(), run.GetRunID()},
 	}
 	// Deleting an album removes its records, originals and thumbnails through a workflow.
 	var del map[string]string

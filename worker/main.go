@@ -67,6 +67,9 @@ func main() {
 			cmpOr(cfg.DynamoEndpoint, cfg.DynamoRegion), cfg.DynamoTablePrefix, cfg.DynamoTablePrefix)
 	}
 	fmt.Printf("  vision          %s\n", cfg.Vision)
+	if st.MetricsAddr != "" {
+		fmt.Printf("  metrics         http://%s/metrics\n", st.MetricsAddr)
+	}
 	fmt.Printf("  roles           %s (thumbnails on task queue %s)\n", strings.Join(cfg.Roles, ", "), photoflow.ThumbnailTaskQueue)
 	if !cfg.ExternalTemporal || cfg.S3Endpoint == "" {
 		fmt.Printf("  data dir        %s\n", cfg.DataDir)

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -25,6 +26,7 @@ import (
 	"photoflow"
 	"photoflow/activities"
 	"photoflow/devserver"
+	"photoflow/metrics"
 	"photoflow/objstore"
 	"photoflow/pipeline"
 	"photoflow/store"
@@ -34,17 +36,21 @@ import (
 
 // stack is one running photoflow: what it embeds, what it dials, and the worker.
 type stack struct {
-	cfg      config
-	log      *slog.Logger
-	temporal *devserver.Server // nil when external
-	s3       *objstore.Embedded
-	objects  *objstore.Store
-	store    metadataStore
-	client   client.Client
-	workers  []worker.Worker
-	http     *http.Server
-	httpLn   net.Listener
-	pipeline *pipeline.Pipeline
+	cfg         config
+	log         *slog.Logger
+	temporal    *devserver.Server // nil when external
+	s3          *objstore.Embedded
+	objects     *objstore.Store
+	store       store.Backend
+	metrics     *metrics.Metrics
+	metricsHTTP *http.Server
+	stopGauge   context.CancelFunc
+	MetricsAddr string
+	client      client.Client
+	workers     []worker.Worker
+	http        *http.Server
+	httpLn      net.Listener
+	pipeline    *pipeline.Pipeline
 	// Addresses, for the banner and tests.
 	TemporalAddr, TemporalUIAddr, S3Endpoint, HTTPAddr string
 }
@@ -76,6 +82,29 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 				return st, err
 			}
 		}
+	}
+
+	// Metrics: Temporal SDK metrics plus photoflow's own, on a listener of their own so
+	// worker-only processes (no HTTP API) are scraped too.
+	if st.metrics, err = metrics.New(); err != nil {
+		return st, fmt.Errorf("metrics: %w", err)
+	}
+	if cfg.MetricsAddr != "" {
+		ln, err := listen("--metrics-addr", cfg.MetricsAddr)
+		if err != nil {
+			return st, err
+		}
+		st.MetricsAddr = ln.Addr().String()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", st.metrics.Handler())
+		// The goroutine keeps its own server: st is nil once a failed start has cleaned up.
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		st.metricsHTTP = srv
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "error", err)
+			}
+		}()
 	}
 
 	// Object store.
@@ -133,6 +162,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	}
 	st.TemporalAddr = cmpOr(opts.HostPort, client.DefaultHostPort)
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.MetricsHandler = st.metrics.SDKHandler()
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if st.client, err = client.DialContext(dialCtx, opts); err != nil {
@@ -147,7 +177,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 
 	// Workers, by role: the main task queue (workflows and light activities) and the
 	// thumbnail queue (CPU-heavy), each with its own concurrency.
+	st.pipeline = &pipeline.Pipeline{Temporal: st.client, Objects: st.objects, Bucket: cfg.Bucket, Namespace: opts.Namespace}
 	acts := &activities.Activities{Objects: st.objects, Store: st.store, Accounts: st.store,
+		Starter:  pipeline.Starter{P: st.pipeline},
 		Temporal: st.client, Vision: analyzer, Settings: cfg.Settings, Limits: cfg.Limits}
 	has := func(r string) bool { return slices.Contains(cfg.Roles, r) }
 	if has(roleWorkflows) || has(roleActivities) {
@@ -157,9 +189,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 			WorkerStopTimeout:       10 * time.Second,
 			DisableWorkflowWorker:   !has(roleWorkflows),
 			LocalActivityWorkerOnly: !has(roleActivities),
+			Interceptors:            []interceptor.WorkerInterceptor{st.metrics.Interceptor()},
 		})
 		w.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
 		w.RegisterWorkflowWithOptions(workflows.DeleteAlbum, workflow.RegisterOptions{Name: photoflow.DeleteAlbumWorkflow})
+		w.RegisterWorkflowWithOptions(workflows.BucketWatcher, workflow.RegisterOptions{Name: photoflow.BucketWatcherWorkflow})
+		w.RegisterWorkflowWithOptions(workflows.BucketSync, workflow.RegisterOptions{Name: photoflow.BucketSyncWorkflow})
 		w.RegisterActivity(acts)
 		st.workers = append(st.workers, w)
 	}
@@ -168,6 +203,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 			MaxConcurrentActivityExecutionSize: cfg.ThumbnailConcurrency,
 			WorkerStopTimeout:                  10 * time.Second,
 			DisableWorkflowWorker:              true,
+			Interceptors:                       []interceptor.WorkerInterceptor{st.metrics.Interceptor()},
 		})
 		w.RegisterActivityWithOptions(acts.GenerateThumbnail, activity.RegisterOptions{Name: photoflow.GenerateThumbnailActivity})
 		st.workers = append(st.workers, w)
@@ -177,9 +213,27 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 			return st, fmt.Errorf("start worker: %w", err)
 		}
 	}
+	// The bucket watcher heals missed events: one run per bucket, joined if it exists.
+	if cfg.WatchInterval > 0 && has(roleWorkflows) {
+		_, err := st.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: photoflow.BucketWatcherWorkflowID(cfg.Bucket), TaskQueue: photoflow.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, photoflow.BucketWatcherWorkflow, photoflow.WatcherInput{Bucket: cfg.Bucket,
+			Interval: cfg.WatchInterval, SettleAge: cfg.WatchSettle})
+		if err != nil {
+			return st, fmt.Errorf("start bucket watcher: %w", err)
+		}
+	}
+
+	// The pending-review gauge reads the store once a minute.
+	gctx, stopGauge := context.WithCancel(context.Background())
+	st.stopGauge = stopGauge
+	st.metrics.StartPendingReviewGauge(gctx, time.Minute, func(ctx context.Context) (int, error) {
+		return store.Count(ctx, st.store, store.Filter{Status: photoflow.StatusPendingReview})
+	})
 
 	// HTTP API.
-	st.pipeline = &pipeline.Pipeline{Temporal: st.client, Objects: st.objects, Bucket: cfg.Bucket, Namespace: opts.Namespace}
 	if cfg.DevAccounts {
 		if err := createDevAccounts(ctx, st.store, log); err != nil {
 			return st, err
@@ -193,9 +247,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	if st.httpLn == nil {
 		return st, nil
 	}
-	st.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/s3-events", &web.EventsHandler{Pipeline: st.pipeline, Secret: cfg.EventsSecret,
+		Log: log.With("component", "s3-events"),
+		Metrics: func(_, _, _, failed int) {
+			for range failed {
+				st.metrics.TriggerError(metrics.SourceEvent)
+			}
+		}})
+	mux.Handle("/", api.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	st.http = srv
+	ln := st.httpLn
 	go func() {
-		if err := st.http.Serve(st.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
 		}
 	}()
@@ -228,6 +293,19 @@ func (st *stack) stop() {
 	}
 	for _, w := range st.workers {
 		w.Stop()
+	}
+	if st.stopGauge != nil {
+		st.stopGauge()
+	}
+	if st.metricsHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = st.metricsHTTP.Shutdown(ctx)
+		cancel()
+	}
+	if st.metrics != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = st.metrics.Shutdown(ctx)
+		cancel()
 	}
 	if st.client != nil {
 		st.client.Close()

@@ -46,6 +46,12 @@ type run struct {
 
 	awaitingReview bool
 	decision       *photoflow.ReviewDecision
+	// moreAttributes: the run upserts PhotoflowFormat, PhotoflowFailedStage and
+	// PhotoflowModeration. Read once at setup, so the choice is one marker at a fixed point
+	// of the history, and runs started before these attributes never add the commands.
+	moreAttributes bool
+	// failedStage is the stage the run was in when it failed or was rejected.
+	failedStage string
 }
 
 // failure ends a run: Status FAILED or REJECTED, with the type and reason to record.
@@ -88,6 +94,7 @@ func setup(ctx workflow.Context, in photoflow.ImageInput) (*run, error) {
 	}
 	r.progress = photoflow.Progress{ImageID: imageID, Status: photoflow.StatusProcessing,
 		Stage: photoflow.StageStarting, Stages: []photoflow.StageTiming{}}
+	r.moreAttributes = workflow.GetVersion(ctx, "more-search-attributes", workflow.DefaultVersion, 1) == 1
 
 	if err := workflow.SetQueryHandler(ctx, photoflow.StatusQuery, r.status); err != nil {
 		return nil, err
@@ -139,6 +146,7 @@ func (r *run) run(ctx workflow.Context) (photoflow.ImageRecord, error) {
 	// Any terminal failure is written down, even when the run was cancelled: a disconnected
 	// context still schedules the activity.
 	r.log.Warn("image not processed", "status", r.rec.Status, "errorType", r.rec.ErrorType, "errReason", r.rec.ErrReason)
+	r.failedStage = r.progress.Stage
 	r.progress.LastError = r.rec.ErrorType + ": " + r.rec.ErrReason
 	r.setStatusAttributes(ctx)
 	rctx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -536,9 +544,34 @@ func (r *run) setStatusAttributes(ctx workflow.Context) {
 	if r.rec.ErrorType != "" {
 		updates = append(updates, photoflow.ErrorTypeSearchAttribute.ValueSet(r.rec.ErrorType))
 	}
+	if r.moreAttributes {
+		if r.rec.Format != "" {
+			updates = append(updates, photoflow.FormatSearchAttribute.ValueSet(r.rec.Format))
+		}
+		if r.failedStage != "" {
+			updates = append(updates, photoflow.FailedStageSearchAttribute.ValueSet(r.failedStage))
+		}
+		if m := r.moderationDecision(); m != "" {
+			updates = append(updates, photoflow.ModerationSearchAttribute.ValueSet(m))
+		}
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		r.log.Warn("search attributes not updated", "error", err)
 	}
+}
+
+// moderationDecision is the PhotoflowModeration value: the record's decision, or pending while
+// a review waits (the record has no decision yet then).
+func (r *run) moderationDecision() string {
+	switch {
+	case r.rec.Moderation == nil:
+		return ""
+	case r.rec.Moderation.Decision != "":
+		return r.rec.Moderation.Decision
+	case r.awaitingReview:
+		return photoflow.ModerationPending
+	}
+	return ""
 }
 
 // pathUserAlbum reads Incoming/<user>/<album>/<file> (the imageID without the prefix).
