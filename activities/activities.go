@@ -52,6 +52,8 @@ type Activities struct {
 	// Starter starts an object's ImageProcessing run (the bulk import and the bucket
 	// watcher use it); pipeline.Starter is the production one.
 	Starter RunStarter
+	// TriggerError, when set, counts a run a trigger could not start (metrics).
+	TriggerError func(source string)
 }
 
 // RunStarter starts the ImageProcessing run of one object idempotently: started is false

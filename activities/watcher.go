@@ -90,6 +90,9 @@ func (a *Activities) scanObject(ctx context.Context, bucket string, o objstore.L
 		}
 		res.Failed++
 		res.LastError = fmt.Sprintf("%s %s: %v", op, o.Key, err)
+		if a.TriggerError != nil {
+			a.TriggerError("watcher")
+		}
 		if activity.IsActivity(ctx) {
 			activity.GetLogger(ctx).Warn("scan could not handle an object", "key", o.Key, "op", op, "error", err)
 		}

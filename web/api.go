@@ -36,6 +36,8 @@ type API struct {
 	Log        *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// TriggerError, when set, counts an upload whose run could not be started (metrics).
+	TriggerError func(source string)
 
 	logins loginLimiter
 }
@@ -140,6 +142,9 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	sub, err := a.Pipeline.Submit(r.Context(), p.User.Name, album, hdr.Filename, data)
 	if err != nil {
 		a.Log.Error("upload failed", "user", p.User.Name, "album", album, "file", hdr.Filename, "error", err)
+		if a.TriggerError != nil {
+			a.TriggerError("upload")
+		}
 		writeError(w, http.StatusBadGateway, err)
 		return
 	}

@@ -240,7 +240,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		}
 	}
 	api := &web.API{Pipeline: st.pipeline, Store: st.store, Accounts: st.store, Ready: st.ready,
-		MaxUpload: cfg.Limits.MaxBytes, Log: log}
+		MaxUpload: cfg.Limits.MaxBytes, Log: log, TriggerError: st.metrics.TriggerError}
 	if st.TemporalUIAddr != "" {
 		api.TemporalUI = "http://" + st.TemporalUIAddr
 	}
