@@ -297,54 +297,22 @@ func redrive(ctx context.Context, p *pipeline.Pipeline, st store.Store, o redriv
 	return nil
 }
 
-// reportOptions bound the report.
-type reportOptions struct {
-	prefix string
-	// stale is how long an object may go without a record, or a run without progress,
-	// before it counts as unaccounted: shorter than that it is in flight.
-	stale time.Duration
-	now   time.Time
-}
-
-// imageReport is report's answer to "were all images processed?".
-type imageReport struct {
-	Bucket  string                   `json:"bucket"`
-	Prefix  string                   `json:"prefix"`
-	Objects int                      `json:"objects"`
-	Records int                      `json:"records"`
-	Counts  map[photoflow.Status]int `json:"counts"`
-	// InFlight are objects newer than the stale age without a record yet.
-	InFlight    int           `json:"inFlight"`
-	Unaccounted []unaccounted `json:"unaccounted"`
-	// MissingObjects are records whose object is gone (other than runs that failed because
-	// of exactly that, ObjectNotFound).
-	MissingObjects []unaccounted `json:"missingObjects"`
-}
-
-// unaccounted is one object or record that does not add up, and why.
-type unaccounted struct {
-	Key     string           `json:"key"`
-	ImageID string           `json:"imageID"`
-	Status  photoflow.Status `json:"status,omitempty"`
-	Reason  string           `json:"reason"`
-}
-
 func reportCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	var c conn
 	c.register(fs)
 	var sf storeFlags
 	sf.register(fs)
-	var o reportOptions
-	fs.StringVar(&o.prefix, "prefix", photoflow.IncomingPrefix, "object key prefix to check")
-	fs.DurationVar(&o.stale, "stale", 10*time.Minute, "age after which an object without a record, or a run without progress, is unaccounted")
+	var o pipeline.ReportOptions
+	fs.StringVar(&o.Prefix, "prefix", photoflow.IncomingPrefix, "object key prefix to check")
+	fs.DurationVar(&o.Stale, "stale", 10*time.Minute, "age after which an object without a record, or a run without progress, is unaccounted")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if rest, err := parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return usageError{"report takes no arguments"}
 	}
-	if o.stale < 0 {
+	if o.Stale < 0 {
 		return usageError{"--stale must not be negative"}
 	}
 	st, err := sf.open(ctx)
@@ -356,8 +324,8 @@ func reportCmd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o.now = time.Now()
-	rep, err := buildReport(ctx, objects, c.bucket, st, o)
+	o.Now = time.Now()
+	rep, err := pipeline.Reconcile(ctx, objects, c.bucket, st, o)
 	if err != nil {
 		return err
 	}
@@ -370,79 +338,13 @@ func reportCmd(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		printReport(out, rep, o)
 	}
-	if len(rep.Unaccounted) > 0 || len(rep.MissingObjects) > 0 {
+	if !rep.AllAccounted() {
 		return &unaccountedError{objects: len(rep.Unaccounted), records: len(rep.MissingObjects)}
 	}
 	return nil
 }
 
-// buildReport lists the bucket under o.prefix and the store, and matches them by key.
-func buildReport(ctx context.Context, objects *objstore.Store, bucket string, st store.Store, o reportOptions) (imageReport, error) {
-	rep := imageReport{Bucket: bucket, Prefix: o.prefix, Counts: map[photoflow.Status]int{},
-		Unaccounted: []unaccounted{}, MissingObjects: []unaccounted{}}
-	byKey := map[string]photoflow.ImageRecord{}
-	err := store.ListAll(ctx, st, store.Filter{}, func(rec photoflow.ImageRecord) error {
-		if rec.S3Bucket != bucket || !strings.HasPrefix(rec.S3Key, o.prefix) {
-			return nil
-		}
-		byKey[rec.S3Key] = rec
-		rep.Counts[rec.Status]++
-		rep.Records++
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("list records: %w", err)
-	}
-	seen := map[string]bool{}
-	err = objects.ListAll(ctx, bucket, o.prefix, func(obj objstore.ListedObject) error {
-		if strings.HasSuffix(obj.Key, "/") && obj.Size == 0 {
-			return nil // a console's "folder", not an upload
-		}
-		rep.Objects++
-		seen[obj.Key] = true
-		old := o.now.Sub(obj.LastModified) >= o.stale
-		u := unaccounted{Key: obj.Key, ImageID: photoflow.ImageID(obj.Key)}
-		rec, ok := byKey[obj.Key]
-		if ok {
-			u.Status = rec.Status
-		}
-		switch {
-		case !ok && !old:
-			rep.InFlight++
-			return nil
-		case !ok:
-			u.Reason = fmt.Sprintf("no record (uploaded %s ago)", age(o.now, obj.LastModified))
-		case rec.ETag != "" && obj.ETag != "" && rec.ETag != obj.ETag && old:
-			// A newer upload replaced the object and its run never wrote a record.
-			u.Reason = fmt.Sprintf("record is for other content (record ETag %s, object ETag %s)", rec.ETag, obj.ETag)
-		case rec.Status == photoflow.StatusProcessing && o.now.Sub(rec.UpdateTime) >= o.stale:
-			u.Reason = fmt.Sprintf("PROCESSING with no progress for %s", age(o.now, rec.UpdateTime))
-		case rec.Status == photoflow.StatusPendingReview && rec.Moderation != nil && rec.Moderation.DeadlineAt != nil &&
-			o.now.Sub(*rec.Moderation.DeadlineAt) >= o.stale:
-			// A review within its deadline is waiting as designed; past it, the default
-			// decision should have applied.
-			u.Reason = fmt.Sprintf("review deadline passed %s ago", age(o.now, *rec.Moderation.DeadlineAt))
-		default:
-			return nil
-		}
-		rep.Unaccounted = append(rep.Unaccounted, u)
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("list s3://%s/%s: %w", bucket, o.prefix, err)
-	}
-	for key, rec := range byKey {
-		if seen[key] || rec.Status == photoflow.StatusFailed && rec.ErrorType == photoflow.ErrObjectNotFound {
-			continue
-		}
-		rep.MissingObjects = append(rep.MissingObjects, unaccounted{Key: key, ImageID: rec.ImageID, Status: rec.Status,
-			Reason: "object is gone"})
-	}
-	slices.SortFunc(rep.MissingObjects, func(a, b unaccounted) int { return strings.Compare(a.Key, b.Key) })
-	return rep, nil
-}
-
-func printReport(out io.Writer, rep imageReport, o reportOptions) {
+func printReport(out io.Writer, rep pipeline.Report, o pipeline.ReportOptions) {
 	fmt.Fprintf(out, "s3://%s/%s: %d objects, %d records\n", rep.Bucket, rep.Prefix, rep.Objects, rep.Records)
 	var counts []string
 	for _, s := range []photoflow.Status{photoflow.StatusSucceeded, photoflow.StatusFailed, photoflow.StatusRejected,
@@ -451,7 +353,7 @@ func printReport(out io.Writer, rep imageReport, o reportOptions) {
 	}
 	fmt.Fprintf(out, "  %s\n", strings.Join(counts, "  "))
 	if rep.InFlight > 0 {
-		fmt.Fprintf(out, "  %d object(s) uploaded in the last %s have no record yet (in flight)\n", rep.InFlight, o.stale)
+		fmt.Fprintf(out, "  %d object(s) uploaded in the last %s have no record yet (in flight)\n", rep.InFlight, o.Stale)
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	if len(rep.Unaccounted) > 0 {
@@ -469,12 +371,10 @@ func printReport(out io.Writer, rep imageReport, o reportOptions) {
 		}
 	}
 	_ = tw.Flush()
-	if len(rep.Unaccounted) == 0 && len(rep.MissingObjects) == 0 {
+	if rep.AllAccounted() {
 		fmt.Fprintln(out, "all images accounted for")
 	}
 }
-
-func age(now, t time.Time) time.Duration { return now.Sub(t).Round(time.Second) }
 
 // oneLine keeps a reason to one table cell.
 func oneLine(s string, n int) string {
