@@ -61,18 +61,6 @@ func TestSQLiteExpiredSessionsSweptOnCreate(t *testing.T) {
 	}
 }
 
-func acctAlbum(owner, id string, created time.Time) store.Album {
-	return store.Album{UserID: owner, AlbumID: id, Name: "Name of " + id, CreatedAt: created}
-}
-
-func acctAlbumIDs(as []store.Album) []string {
-	out := []string{}
-	for _, a := range as {
-		out = append(out, a.AlbumID)
-	}
-	return out
-}
-
 func TestSQLiteMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")

@@ -4,6 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"photoflow"
+	"photoflow/metrics"
+	"photoflow/pipeline"
 
 	"photoflow/store"
 	"photoflow/vision"
@@ -43,4 +52,36 @@ func openVision(ctx context.Context, cfg config) (vision.Analyzer, error) {
 		return r, nil
 	}
 	return nil, errors.New("--vision: want offline or rekognition, got " + cfg.Vision)
+}
+
+// sampleImports feeds the bulk-import gauges: every interval it finds the running BucketSync
+// runs and asks each for its progress. Reading through the query keeps workflow code free
+// of metrics.
+func sampleImports(ctx context.Context, p *pipeline.Pipeline, m *metrics.Metrics, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		resp, err := p.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: p.Namespace, PageSize: 100,
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", photoflow.BucketSyncWorkflow)})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Debug("import metrics: list", "error", err)
+			}
+			continue
+		}
+		for _, e := range resp.GetExecutions() {
+			id := strings.TrimPrefix(e.GetExecution().GetWorkflowId(), photoflow.BucketSyncWorkflowID(""))
+			prog, err := p.ImportProgress(ctx, id)
+			if err != nil {
+				continue
+			}
+			m.ImportProgress(id, int64(prog.Listed), int64(prog.Copied), int64(prog.Failed))
+		}
+	}
 }

@@ -60,6 +60,8 @@ type config struct {
 	ThumbnailConcurrency int
 	// MetricsAddr serves Prometheus /metrics; empty for none.
 	MetricsAddr string
+	// ImportSampleEvery is how often running imports' progress is read into metrics.
+	ImportSampleEvery time.Duration
 	// EventsSecret enables POST /api/s3-events; empty disables it.
 	EventsSecret string
 	// WatchInterval is how often the bucket watcher lists Incoming/ (0: no watcher);
@@ -93,6 +95,7 @@ func defaultConfig() config {
 		Roles:                 []string{roleWorkflows, roleActivities, roleThumbnails},
 		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
 		MetricsAddr:           photoflow.DefaultMetricsAddr,
+		ImportSampleEvery:     10 * time.Second,
 		WatchInterval:         photoflow.DefaultWatchInterval,
 		WatchSettle:           photoflow.DefaultSettleAge,
 	}

@@ -44,6 +44,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Roles:                 []string{"workflows", "activities", "thumbnails"},
 		ThumbnailConcurrency:  runtime.GOMAXPROCS(0),
 		MetricsAddr:           "127.0.0.1:9090",
+		ImportSampleEvery:     10 * time.Second,
 		WatchInterval:         5 * time.Minute,
 		WatchSettle:           2 * time.Minute,
 	}

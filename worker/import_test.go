@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"mime"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -301,6 +303,13 @@ func TestBulkImport(t *testing.T) {
 	require.NoError(t, err)
 	copied := time.Since(began)
 	require.False(t, sum.Cancelled)
+	// The worker sampled the running import into its metrics.
+	resp, err := http.Get("http://" + st.MetricsAddr + "/metrics")
+	require.NoError(t, err)
+	scrape, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Regexp(t, `photoflow_import_objects\{import_id="`+importID+`",[^}]*state="copied"[^}]*\} [1-9]`, string(scrape))
 	require.Equal(t, n, sum.Listed, "listed")
 	require.Equal(t, n, sum.Copied, "copied")
 	require.Zero(t, sum.Failed, "failed: %v", sum.RecentErrors)

@@ -42,6 +42,7 @@ func testConfig(t *testing.T, dataDir string) config {
 	cfg.DatabasePath = filepath.Join(dataDir, "photoflow.db")
 	cfg.HTTPAddr, cfg.TemporalAddr, cfg.S3Addr, cfg.TemporalUIAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", ""
 	cfg.MetricsAddr = "127.0.0.1:0"
+	cfg.ImportSampleEvery = 500 * time.Millisecond
 	return cfg
 }
 

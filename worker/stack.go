@@ -232,6 +232,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	st.metrics.StartPendingReviewGauge(gctx, time.Minute, func(ctx context.Context) (int, error) {
 		return store.Count(ctx, st.store, store.Filter{Status: photoflow.StatusPendingReview})
 	})
+	go sampleImports(gctx, st.pipeline, st.metrics, cfg.ImportSampleEvery, log)
 
 	// HTTP API.
 	if cfg.DevAccounts {
