@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -26,10 +25,6 @@ type Embedded struct {
 	done     chan error
 }
 
-// embeddedMmapSize is the address space reserved for the bolt file: 64 GiB on 64-bit
-// systems, well past what a single-machine default should hold.
-const embeddedMmapSize = 1 << (30 + 6*(strconv.IntSize/64))
-
 // StartEmbedded serves the bolt file at path on addr (host:port; port 0 picks one).
 func StartEmbedded(path, addr string) (*Embedded, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -40,12 +35,7 @@ func StartEmbedded(path, addr string) (*Embedded, error) {
 		return nil, err
 	}
 	// The timeout turns "another process holds the file" into an error instead of a hang.
-	//
-	// InitialMmapSize: the S3 layer hands out object bytes that alias bolt's memory map after
-	// the read transaction ends; a write that grows the file past the mapping remaps it and
-	// turns those bytes into a crash. Reserving a large mapping up front (address space,
-	// not memory) means no remap until the file passes it.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, InitialMmapSize: embeddedMmapSize})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		_ = l.Close()
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -55,7 +45,7 @@ func StartEmbedded(path, addr string) (*Embedded, error) {
 		}
 		return nil, fmt.Errorf("objstore: open %s: %w", path, err)
 	}
-	faker := gofakes3.New(s3bolt.New(db), gofakes3.WithTimeSkewLimit(0))
+	faker := gofakes3.New(&safeBackend{Backend: s3bolt.New(db)}, gofakes3.WithTimeSkewLimit(0))
 	e := &Embedded{db: db, listener: l, done: make(chan error, 1),
 		server: &http.Server{Handler: faker.Server(), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { e.done <- e.server.Serve(l) }()
