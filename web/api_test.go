@@ -52,7 +52,7 @@ var seed = []photoflow.ImageRecord{
 	rec("alice", "trip", "skin.jpg", photoflow.StatusPendingReview, 2*time.Minute),
 	rec("alice", "home", "cat.png", photoflow.StatusSucceeded, 3*time.Minute),
 	rec("bob", "trip", "scan.tiff", photoflow.StatusFailed, 4*time.Minute),
-	rec("bob", "work", "doc.jpg", photoflow.StatusProcessing, 5*time.Minute),
+	rec("bob", "office", "doc.jpg", photoflow.StatusProcessing, 5*time.Minute),
 }
 
 // Accounts of the fixture: images are private to their owner, and only a reviewer sees
@@ -218,7 +218,7 @@ func TestListFilters(t *testing.T) {
 	}{
 		{reviewer, "", ids(seed)},
 		{reviewer, "?album=trip", []string{"alice/trip/x.jpg", "alice/trip/skin.jpg", "bob/trip/scan.tiff"}},
-		{reviewer, "?user=bob", []string{"bob/trip/scan.tiff", "bob/work/doc.jpg"}},
+		{reviewer, "?user=bob", []string{"bob/trip/scan.tiff", "bob/office/doc.jpg"}},
 		{reviewer, "?status=SUCCEEDED", []string{"alice/trip/x.jpg", "alice/home/cat.png"}},
 		{reviewer, "?user=alice&album=trip&status=PENDING_REVIEW", []string{"alice/trip/skin.jpg"}},
 		{reviewer, "?limit=2", []string{"alice/trip/x.jpg", "alice/trip/skin.jpg"}},

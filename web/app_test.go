@@ -191,7 +191,7 @@ func TestListAlbums(t *testing.T) {
 	for _, al := range []store.Album{
 		{UserID: alice, AlbumID: "home", Name: "Home", CreatedAt: base.Add(time.Hour)},
 		{UserID: alice, AlbumID: "empty", Name: "Empty", CreatedAt: base.Add(-time.Hour)},
-		{UserID: bob, AlbumID: "work", Name: "Work", CreatedAt: base},
+		{UserID: bob, AlbumID: "office", Name: "Office", CreatedAt: base},
 	} {
 		if err := f.api.Accounts.CreateAlbum(ctx, al); err != nil {
 			t.Fatal(err)
@@ -232,7 +232,7 @@ func TestListAlbums(t *testing.T) {
 	}
 
 	r = f.send(t, http.MethodGet, "/api/albums", req{basic: bob})
-	if got := decode[albumList](t, r.body); len(got.Albums) != 1 || got.Albums[0].AlbumID != "work" {
+	if got := decode[albumList](t, r.body); len(got.Albums) != 1 || got.Albums[0].AlbumID != "office" {
 		t.Errorf("bob's albums: %s", r.body)
 	}
 	r = f.send(t, http.MethodGet, "/api/albums", req{basic: reviewer})
@@ -416,9 +416,9 @@ func TestUploadOverMaxUploadWithSession(t *testing.T) {
 func TestReviewsInbox(t *testing.T) {
 	f := newFixture(t)
 	put(t, f,
-		rec(bob, "work", "old.jpg", photoflow.StatusPendingReview, 10*time.Minute),
+		rec(bob, "office", "old.jpg", photoflow.StatusPendingReview, 10*time.Minute),
 		rec(alice, "home", "new.jpg", photoflow.StatusPendingReview, 30*time.Second),
-		rec(bob, "work", "done.jpg", photoflow.StatusRejected, 20*time.Minute),
+		rec(bob, "office", "done.jpg", photoflow.StatusRejected, 20*time.Minute),
 	)
 	for _, q := range []req{{basic: reviewer}, f.signIn(t, reviewer).as(req{})} {
 		r := f.send(t, http.MethodGet, "/api/reviews", q)
@@ -426,7 +426,7 @@ func TestReviewsInbox(t *testing.T) {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 		// Every user's pending images, the longest waiting first.
-		want := []string{"bob/work/old.jpg", "alice/trip/skin.jpg", "alice/home/new.jpg"}
+		want := []string{"bob/office/old.jpg", "alice/trip/skin.jpg", "alice/home/new.jpg"}
 		if got := ids(decode[listPage](t, r.body).Records); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("inbox %v, want %v", got, want)
 		}
@@ -446,7 +446,7 @@ func TestReviewsInboxEmpty(t *testing.T) {
 
 func TestBatchDecisions(t *testing.T) {
 	f := newFixture(t)
-	other := rec(bob, "work", "pending.jpg", photoflow.StatusPendingReview, 10*time.Minute)
+	other := rec(bob, "office", "pending.jpg", photoflow.StatusPendingReview, 10*time.Minute)
 	put(t, f, other)
 	pending := seed[1]
 	d := photoflow.ReviewDecision{Decision: photoflow.DecisionReject, Reviewer: reviewer, Reason: "not a photo"}
@@ -462,7 +462,7 @@ func TestBatchDecisions(t *testing.T) {
 		Return(nil, temporal.NewApplicationError("a decision was already made by carol", "InvalidDecision")).Once()
 
 	b := f.signIn(t, reviewer)
-	body := `{"imageIDs":["alice/trip/skin.jpg","bob/work/pending.jpg","alice/trip/gone.jpg"],"decision":"reject","reason":"not a photo"}`
+	body := `{"imageIDs":["alice/trip/skin.jpg","bob/office/pending.jpg","alice/trip/gone.jpg"],"decision":"reject","reason":"not a photo"}`
 	r := f.send(t, http.MethodPost, "/api/reviews/decisions", b.as(jsonBody(body)))
 	if r.code != http.StatusOK {
 		t.Fatalf("%d %s", r.code, r.body)
@@ -518,7 +518,7 @@ func TestFailures(t *testing.T) {
 	f := newFixture(t)
 	slow := failed(rec(alice, "trip", "slow.jpg", photoflow.StatusFailed, 6*time.Minute), photoflow.ErrTimeout)
 	odd := failed(rec(alice, "home", "odd.gif", photoflow.StatusFailed, 7*time.Minute), photoflow.ErrFileNotSupported)
-	put(t, f, slow, odd, failed(rec(bob, "work", "b.jpg", photoflow.StatusFailed, 8*time.Minute), photoflow.ErrTimeout))
+	put(t, f, slow, odd, failed(rec(bob, "office", "b.jpg", photoflow.StatusFailed, 8*time.Minute), photoflow.ErrTimeout))
 
 	r := f.send(t, http.MethodGet, "/api/failures", req{basic: alice})
 	if r.code != http.StatusOK {
