@@ -254,42 +254,10 @@ func (p *Postgres) Get(ctx context.Context, imageID string) (photoflow.ImageReco
 // List implements Store.List with the same keyset and cursor as SQLite, so that both
 // backends page identically.
 func (p *Postgres) List(ctx context.Context, f Filter) (Page, error) {
-	if f.Status != "" && !f.Status.Valid() {
-		return Page{}, fmt.Errorf("store: list: unknown status %q: %w", f.Status, ErrInvalid)
+	q, args, limit, err := listQuery(f, func(n int) string { return fmt.Sprintf("$%d", n) })
+	if err != nil {
+		return Page{}, err
 	}
-	limit := EffectiveLimit(f.Limit)
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.UserID != "" {
-		where = append(where, "user_id = "+arg(f.UserID))
-	}
-	if f.AlbumID != "" {
-		where = append(where, "album_id = "+arg(f.AlbumID))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
-	}
-	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, f)
-		if err != nil {
-			return Page{}, fmt.Errorf("store: list: %w", err)
-		}
-		// The first term bounds the index range; the second resolves ties on upload_time.
-		t := arg(c.T)
-		where = append(where, fmt.Sprintf("upload_time <= %s AND (upload_time < %s OR image_id > %s)", t, t, arg(c.ID)))
-	}
-	q := "SELECT upload_time, image_id, record FROM images"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	// One extra row tells whether another page exists, so the last page has no Next and
-	// callers never fetch an empty page.
-	q += " ORDER BY upload_time DESC, image_id ASC LIMIT " + arg(limit+1)
-
 	rows, err := p.pool.Query(ctx, q, args...)
 	if err != nil {
 		return Page{}, wrapPG(ctx, "list", err)

@@ -270,39 +270,10 @@ func decodeCursor(s string, f Filter) (cursor, error) {
 
 // List implements Store.List.
 func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
-	if f.Status != "" && !f.Status.Valid() {
-		return Page{}, fmt.Errorf("store: list: unknown status %q: %w", f.Status, ErrInvalid)
+	q, args, limit, err := listQuery(f, func(int) string { return "?" })
+	if err != nil {
+		return Page{}, err
 	}
-	limit := EffectiveLimit(f.Limit)
-	var where []string
-	var args []any
-	if f.UserID != "" {
-		where, args = append(where, "user_id = ?"), append(args, f.UserID)
-	}
-	if f.AlbumID != "" {
-		where, args = append(where, "album_id = ?"), append(args, f.AlbumID)
-	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(f.Status))
-	}
-	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, f)
-		if err != nil {
-			return Page{}, fmt.Errorf("store: list: %w", err)
-		}
-		// The first term bounds the index range; the second resolves ties on upload_time.
-		where = append(where, "upload_time <= ? AND (upload_time < ? OR image_id > ?)")
-		args = append(args, c.T, c.T, c.ID)
-	}
-	q := "SELECT upload_time, image_id, record FROM images"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	// One extra row tells whether another page exists, so the last page has no Next and
-	// callers never fetch an empty page.
-	q += " ORDER BY upload_time DESC, image_id ASC LIMIT ?"
-	args = append(args, limit+1)
-
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return Page{}, wrap(ctx, "list", err)

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"photoflow"
 )
@@ -115,4 +116,45 @@ func encodeRecord(rec photoflow.ImageRecord) (up, upd string, doc []byte, err er
 		return "", "", nil, fmt.Errorf("store: put %q: encode: %w", rec.ImageID, err)
 	}
 	return up, upd, doc, nil
+}
+
+// listQuery builds the keyset-paged query that both SQL backends run for List, with
+// placeholder spelling the n-th bind parameter in the backend's dialect. It also returns
+// the page size; the query asks for one row more, so the last page has no Next and callers
+// never fetch an empty page.
+func listQuery(f Filter, placeholder func(n int) string) (string, []any, int, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return "", nil, 0, fmt.Errorf("store: list: unknown status %q: %w", f.Status, ErrInvalid)
+	}
+	limit := EffectiveLimit(f.Limit)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return placeholder(len(args))
+	}
+	if f.UserID != "" {
+		where = append(where, "user_id = "+arg(f.UserID))
+	}
+	if f.AlbumID != "" {
+		where = append(where, "album_id = "+arg(f.AlbumID))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor, f)
+		if err != nil {
+			return "", nil, 0, fmt.Errorf("store: list: %w", err)
+		}
+		// The first term bounds the index range; the second resolves ties on upload_time.
+		// c.T is bound twice, since "?" placeholders cannot be reused.
+		where = append(where, fmt.Sprintf("upload_time <= %s AND (upload_time < %s OR image_id > %s)", arg(c.T), arg(c.T), arg(c.ID)))
+	}
+	q := "SELECT upload_time, image_id, record FROM images"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY upload_time DESC, image_id ASC LIMIT " + arg(limit+1)
+	return q, args, limit, nil
 }
