@@ -263,28 +263,7 @@ func (p *Postgres) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, wrapPG(ctx, "list", err)
 	}
 	defer rows.Close()
-	var page Page
-	var last cursor
-	for rows.Next() {
-		if len(page.Records) == limit {
-			page.Next = encodeCursor(cursor{T: last.T, ID: last.ID, F: filterPrint(f)})
-			break
-		}
-		var doc []byte
-		if err := rows.Scan(&last.T, &last.ID, &doc); err != nil {
-			return Page{}, wrapPG(ctx, "list", err)
-		}
-		var rec photoflow.ImageRecord
-		if err := json.Unmarshal(doc, &rec); err != nil {
-			return Page{}, fmt.Errorf("store: list: decode %q: %w", last.ID, err)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return Page{}, wrapPG(ctx, "list", err)
-	}
-	return page, nil
+	return readPage(rows, f, limit, func(err error) error { return wrapPG(ctx, "list", err) })
 }
 
 // Delete implements Store.Delete.

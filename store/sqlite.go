@@ -279,27 +279,7 @@ func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, wrap(ctx, "list", err)
 	}
 	defer func() { _ = rows.Close() }()
-	var page Page
-	var last cursor
-	for rows.Next() {
-		if len(page.Records) == limit {
-			page.Next = encodeCursor(cursor{T: last.T, ID: last.ID, F: filterPrint(f)})
-			break
-		}
-		var doc string
-		if err := rows.Scan(&last.T, &last.ID, &doc); err != nil {
-			return Page{}, wrap(ctx, "list", err)
-		}
-		var rec photoflow.ImageRecord
-		if err := json.Unmarshal([]byte(doc), &rec); err != nil {
-			return Page{}, fmt.Errorf("store: list: decode %q: %w", last.ID, err)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, wrap(ctx, "list", err)
-	}
-	return page, nil
+	return readPage(rows, f, limit, func(err error) error { return wrap(ctx, "list", err) })
 }
 
 // Delete implements Store.Delete.

@@ -158,3 +158,36 @@ func listQuery(f Filter, placeholder func(n int) string) (string, []any, int, er
 	q += " ORDER BY upload_time DESC, image_id ASC LIMIT " + arg(limit+1)
 	return q, args, limit, nil
 }
+
+// sqlRows is what readPage needs of a result set: database/sql's and pgx's both have it.
+type sqlRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readPage turns the rows of a listQuery into a Page of at most limit records, with the
+// cursor of the next page when the extra row came back; fail wraps the backend's errors.
+func readPage(rows sqlRows, f Filter, limit int, fail func(error) error) (Page, error) {
+	var page Page
+	var last cursor
+	for rows.Next() {
+		if len(page.Records) == limit {
+			page.Next = encodeCursor(cursor{T: last.T, ID: last.ID, F: filterPrint(f)})
+			break
+		}
+		var doc []byte
+		if err := rows.Scan(&last.T, &last.ID, &doc); err != nil {
+			return Page{}, fail(err)
+		}
+		var rec photoflow.ImageRecord
+		if err := json.Unmarshal(doc, &rec); err != nil {
+			return Page{}, fmt.Errorf("store: list: decode %q: %w", last.ID, err)
+		}
+		page.Records = append(page.Records, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fail(err)
+	}
+	return page, nil
+}

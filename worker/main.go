@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -64,7 +65,7 @@ func main() {
 		fmt.Printf("  metadata store  PostgreSQL\n")
 	case storeDynamoDB:
 		fmt.Printf("  metadata store  DynamoDB %s (tables %sImageMetadata, %sAlbumMetadata, …)\n",
-			cmpOr(cfg.DynamoEndpoint, cfg.DynamoRegion), cfg.DynamoTablePrefix, cfg.DynamoTablePrefix)
+			cmp.Or(cfg.DynamoEndpoint, cfg.DynamoRegion), cfg.DynamoTablePrefix, cfg.DynamoTablePrefix)
 	}
 	fmt.Printf("  vision          %s\n", cfg.Vision)
 	if st.MetricsAddr != "" {

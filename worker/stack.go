@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,7 +121,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	case "aws":
 		s3cfg.Endpoint, s3cfg.PathStyle = "", false
 	}
-	st.S3Endpoint = cmpOr(s3cfg.Endpoint, "AWS S3 ("+cfg.S3Region+")")
+	st.S3Endpoint = cmp.Or(s3cfg.Endpoint, "AWS S3 ("+cfg.S3Region+")")
 	if st.objects, err = objstore.New(ctx, s3cfg); err != nil {
 		return st, err
 	}
@@ -160,7 +161,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	if opts.Namespace == "" {
 		opts.Namespace = cfg.Namespace
 	}
-	st.TemporalAddr = cmpOr(opts.HostPort, client.DefaultHostPort)
+	st.TemporalAddr = cmp.Or(opts.HostPort, client.DefaultHostPort)
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
 	opts.MetricsHandler = st.metrics.SDKHandler()
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -381,13 +382,6 @@ func portError(flagName, addr string, err error) error {
 		return fmt.Errorf("%s %s: address already in use (is another worker running? choose another with %s)", flagName, addr, flagName)
 	}
 	return fmt.Errorf("%s %s: %w", flagName, addr, err)
-}
-
-func cmpOr(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // devAccounts are the documented development accounts: name, password, role.
