@@ -100,16 +100,35 @@ func classify(ctx context.Context, op string, err error) error {
 }
 
 // throttled is a retryable Throttled error whose next delay is "equal jitter": half the
-// exponential step fixed, half random, capped at a minute.
+// exponential step fixed, half random, capped at 60 steps (a minute by default).
 func throttled(ctx context.Context, msg string) error {
 	return temporal.NewApplicationErrorWithOptions(msg, photoflow.ErrThrottled,
-		temporal.ApplicationErrorOptions{NextRetryDelay: jitteredDelay(attempt(ctx))})
+		temporal.ApplicationErrorOptions{NextRetryDelay: jitteredDelay(throttleBackoff(ctx), attempt(ctx))})
 }
 
-func jitteredDelay(attempt int32) time.Duration {
-	step := time.Second << min(max(attempt-1, 0), 6)
-	step = min(step, time.Minute)
+func jitteredDelay(base time.Duration, attempt int32) time.Duration {
+	step := base << min(max(attempt-1, 0), 6)
+	step = min(step, 60*base)
 	return step/2 + rand.N(step/2+1)
+}
+
+// DefaultThrottleBackoff is the first step of the delay after a throttling error.
+const DefaultThrottleBackoff = time.Second
+
+type throttleKey struct{}
+
+// WithThrottleBackoff sets the first step of the delay after a throttling error for the
+// activities run with ctx (the worker's BackgroundActivityContext). Tests that inject
+// throttling shorten it; production keeps the default.
+func WithThrottleBackoff(ctx context.Context, base time.Duration) context.Context {
+	return context.WithValue(ctx, throttleKey{}, base)
+}
+
+func throttleBackoff(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(throttleKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return DefaultThrottleBackoff
 }
 
 func attempt(ctx context.Context) int32 {

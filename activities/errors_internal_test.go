@@ -128,15 +128,29 @@ func TestJitteredDelay(t *testing.T) {
 		}
 		seen := map[time.Duration]bool{}
 		for range 200 {
-			d := jitteredDelay(attempt)
+			d := jitteredDelay(time.Second, attempt)
 			require.GreaterOrEqual(t, d, step/2, "attempt %d", attempt)
 			require.LessOrEqual(t, d, step, "attempt %d", attempt)
 			seen[d] = true
 		}
 		assert.Greater(t, len(seen), 1, "attempt %d: the delay is jittered", attempt)
 	}
-	assert.LessOrEqual(t, jitteredDelay(1<<30), time.Minute)
-	assert.LessOrEqual(t, jitteredDelay(-1<<30), time.Second)
+	assert.LessOrEqual(t, jitteredDelay(time.Second, 1<<30), time.Minute)
+	assert.LessOrEqual(t, jitteredDelay(time.Second, -1<<30), time.Second)
+}
+
+func TestThrottleBackoffFromContext(t *testing.T) {
+	ctx := context.Background()
+	assert.Equal(t, DefaultThrottleBackoff, throttleBackoff(ctx))
+	fast := WithThrottleBackoff(ctx, 100*time.Millisecond)
+	assert.Equal(t, 100*time.Millisecond, throttleBackoff(fast))
+	for range 50 {
+		d := jitteredDelay(throttleBackoff(fast), 20)
+		require.LessOrEqual(t, d, 6*time.Second, "capped at 60 steps")
+		require.GreaterOrEqual(t, d, 3*time.Second)
+	}
+	appErr := appError(t, classify(fast, "op", &smithy.GenericAPIError{Code: "SlowDown"}))
+	assert.LessOrEqual(t, appErr.NextRetryDelay(), 100*time.Millisecond)
 }
 
 func TestLimitsDefaults(t *testing.T) {

@@ -30,6 +30,9 @@ type Config struct {
 	SecretKey string
 	// PathStyle addresses buckets as /bucket/key, which MinIO and the embedded server need.
 	PathStyle bool
+	// WrapTransport, when set, wraps the HTTP transport requests go through (fault
+	// injection wraps it to answer as a failing S3 would).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Store is a thin S3 client: one attempt per call, so every retry is Temporal's and shows in
@@ -77,6 +80,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		o.UsePathStyle = cfg.PathStyle
 		o.RetryMaxAttempts = 1
+		if cfg.WrapTransport != nil {
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			base.MaxIdleConnsPerHost = 64
+			o.HTTPClient = &http.Client{Transport: cfg.WrapTransport(base)}
+		}
 		// Checksums on every request would make each PutObject hash twice; S3 verifies
 		// Content-MD5-free uploads by signature already.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired

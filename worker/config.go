@@ -13,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
+
 	"photoflow"
 	"photoflow/activities"
+	"photoflow/faults"
 )
 
 // Roles a worker process can take.
@@ -74,6 +77,14 @@ type config struct {
 	LogLevel              string
 	// DevAccounts creates the documented development accounts (loopback only).
 	DevAccounts bool
+	// Faults are injected into the activities' object store, metadata store and vision
+	// (chaos testing); the zero Spec injects nothing.
+	Faults faults.Spec
+	// ThrottleBackoff is the first step of the delay after a throttling error.
+	ThrottleBackoff time.Duration
+
+	// interceptors are added to every Temporal worker (tests observe activity attempts).
+	interceptors []interceptor.WorkerInterceptor
 }
 
 func defaultConfig() config {
@@ -98,6 +109,7 @@ func defaultConfig() config {
 		ImportSampleEvery:     10 * time.Second,
 		WatchInterval:         photoflow.DefaultWatchInterval,
 		WatchSettle:           photoflow.DefaultSettleAge,
+		ThrottleBackoff:       activities.DefaultThrottleBackoff,
 	}
 }
 
@@ -152,6 +164,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.EventsSecret, "events-secret", env("EVENTS_SECRET", ""), "shared secret of POST /api/s3-events (S3, MinIO, SNS, EventBridge notifications); empty disables it")
 	fs.DurationVar(&c.WatchInterval, "watch-interval", envDuration(env, &badEnv, "WATCH_INTERVAL", c.WatchInterval), "how often the bucket watcher lists Incoming/ for objects without a record; 0 for no watcher")
 	fs.DurationVar(&c.WatchSettle, "watch-settle", envDuration(env, &badEnv, "WATCH_SETTLE", c.WatchSettle), "how old an object must be before the watcher starts it")
+	faultSpec := fs.String("faults", env("FAULTS", ""), "inject faults into the activities' backends, e.g. throttle=0.1,5xx=0.1,hang=0.02,permanent=0,targets=objects+store+vision (chaos testing; never in production)")
+	fs.DurationVar(&c.ThrottleBackoff, "throttle-backoff", envDuration(env, &badEnv, "THROTTLE_BACKOFF", c.ThrottleBackoff), "first delay after a throttling error; it doubles per attempt (jittered) up to 60 times this")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", c.LogLevel), "debug, info, warn or error")
 	fs.Func("activity-timeout", "NAME=DURATION: an activity's StartToClose timeout, e.g. ExtractImageMetadata=1s (repeatable)", func(v string) error {
 		return setPolicy(s, v, func(p *photoflow.ActivityPolicy, val string) error {
@@ -183,6 +197,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	c.S3PathStyle = *pathStyle
+	var err error
+	if c.Faults, err = faults.ParseSpec(*faultSpec); err != nil {
+		return c, fmt.Errorf("--faults: %w", err)
+	}
 	c.ExternalTemporal = getenv("TEMPORAL_ADDRESS") != "" || getenv("TEMPORAL_PROFILE") != ""
 	c.Roles = nil
 	for _, r := range strings.Split(*roles, ",") {
@@ -217,6 +235,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
 		return c, errors.New("--events-secret: use at least 16 characters")
+	}
+	if c.ThrottleBackoff <= 0 {
+		return c, errors.New("--throttle-backoff must be positive")
 	}
 	if c.WatchInterval < 0 || c.WatchSettle < 0 {
 		return c, errors.New("--watch-interval and --watch-settle must not be negative")

@@ -47,6 +47,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		ImportSampleEvery:     10 * time.Second,
 		WatchInterval:         5 * time.Minute,
 		WatchSettle:           2 * time.Minute,
+		ThrottleBackoff:       time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", c, want)
@@ -194,6 +195,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"--review-deadline", "0s"}, []string{"--review-deadline"}},
 		{[]string{"--max-labels", "0"}, []string{"--max-labels"}},
 		{[]string{"--min-confidence", "101"}, []string{"--min-confidence"}},
+		{[]string{"--faults", "slow=0.1"}, []string{"--faults", `unknown kind "slow"`}},
+		{[]string{"--faults", "throttle=0.7,5xx=0.7"}, []string{"--faults", "more than 1"}},
+		{[]string{"--throttle-backoff", "0s"}, []string{"--throttle-backoff"}},
 		{[]string{"--no-such-flag"}, []string{"no-such-flag"}},
 		{[]string{"stray"}, []string{"unexpected arguments", "stray"}},
 	} {
@@ -210,7 +214,14 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 
 	// The same checks apply to values from the environment.
-	_, err := parseConfig(nil, envMap(map[string]string{"PHOTOFLOW_DEFAULT_DECISION": "maybe"}))
+	c, err := parseConfig([]string{"--throttle-backoff", "250ms"}, envMap(map[string]string{"PHOTOFLOW_FAULTS": "hang=0.01,targets=vision"}))
+	if err != nil || !c.Faults.Injects("vision") || c.Faults.Injects("store") || c.ThrottleBackoff != 250*time.Millisecond {
+		t.Errorf("PHOTOFLOW_FAULTS=hang=0.01,targets=vision --throttle-backoff 250ms: %+v, %v", c.Faults, err)
+	}
+	if c, _ := parseConfig(nil, envMap(nil)); c.Faults.Enabled() {
+		t.Errorf("faults are on by default: %+v", c.Faults)
+	}
+	_, err = parseConfig(nil, envMap(map[string]string{"PHOTOFLOW_DEFAULT_DECISION": "maybe"}))
 	if err == nil || !strings.Contains(err.Error(), "maybe") {
 		t.Errorf("PHOTOFLOW_DEFAULT_DECISION=maybe: %v", err)
 	}

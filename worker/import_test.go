@@ -115,16 +115,16 @@ func settled(s photoflow.Status) bool {
 	return false
 }
 
-// waitSettled polls the store until the album holds want settled records, and returns them
+// waitSettled polls the store until the user's album holds want settled records, and returns them
 // by image ID.
-func waitSettled(t *testing.T, st *stack, album string, want int, timeout time.Duration) map[string]photoflow.ImageRecord {
+func waitSettled(t *testing.T, st *stack, user, album string, want int, timeout time.Duration) map[string]photoflow.ImageRecord {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(timeout)
 	for {
 		recs := map[string]photoflow.ImageRecord{}
 		done := 0
-		err := store.ListAll(ctx, st.store, store.Filter{UserID: importUser, AlbumID: album}, func(rec photoflow.ImageRecord) error {
+		err := store.ListAll(ctx, st.store, store.Filter{UserID: user, AlbumID: album}, func(rec photoflow.ImageRecord) error {
 			recs[rec.ImageID] = rec
 			if settled(rec.Status) {
 				done++
@@ -192,10 +192,10 @@ func reconcile(t *testing.T, st *stack, album string, want int) pipeline.Report 
 	return rep
 }
 
-// runsPerImage counts the ImageProcessing executions of each image in the album through
+// runsPerImage counts the ImageProcessing executions of each image in the user's album through
 // visibility, grouped by the image ID search attribute, waiting until want images are
 // visible (visibility trails the runs a little).
-func runsPerImage(t *testing.T, st *stack, album string, want int) map[string]int {
+func runsPerImage(t *testing.T, st *stack, user, album string, want int) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	// Only the image ID is set when a run starts; filtering on anything set later could
@@ -215,7 +215,7 @@ func runsPerImage(t *testing.T, st *stack, album string, want int) map[string]in
 				p := e.GetSearchAttributes().GetIndexedFields()[photoflow.ImageIDSearchAttribute.GetName()]
 				require.NotNil(t, p, "run %s has no %s", e.GetExecution().GetWorkflowId(), photoflow.ImageIDSearchAttribute.GetName())
 				require.NoError(t, dc.FromPayload(p, &id))
-				if strings.HasPrefix(id, importUser+"/"+album+"/") {
+				if strings.HasPrefix(id, user+"/"+album+"/") {
 					runs[id]++
 				}
 			}
@@ -233,7 +233,7 @@ func runsPerImage(t *testing.T, st *stack, album string, want int) map[string]in
 // requireOneRunEach holds every sample to exactly one ImageProcessing run.
 func requireOneRunEach(t *testing.T, st *stack, samples mediatest.SampleStats, album string) {
 	t.Helper()
-	runs := runsPerImage(t, st, album, samples.Count)
+	runs := runsPerImage(t, st, importUser, album, samples.Count)
 	require.Len(t, runs, samples.Count, "images with a run")
 	for _, f := range samples.Files {
 		id := importedID(t, album, f.Name)
@@ -316,7 +316,7 @@ func TestBulkImport(t *testing.T) {
 	require.Zero(t, sum.Skipped, "skipped")
 	require.Equal(t, (n+photoflow.DefaultSyncMaxPerRun-1)/photoflow.DefaultSyncMaxPerRun, sum.Runs, "runs of the continue-as-new chain")
 
-	recs := waitSettled(t, st, album, n, 10*time.Minute)
+	recs := waitSettled(t, st, importUser, album, n, 10*time.Minute)
 	wall := time.Since(began)
 	split := checkOutcomes(t, samples, album, recs)
 	rep := reconcile(t, st, album, n)
@@ -389,7 +389,7 @@ func TestBulkImportSurvivesRestart(t *testing.T) {
 	require.Zero(t, sum.Failed, "failed: %v", sum.RecentErrors)
 	require.GreaterOrEqual(t, sum.Runs, n/40, "runs of the continue-as-new chain")
 
-	recs := waitSettled(t, st, album, n, 5*time.Minute)
+	recs := waitSettled(t, st, importUser, album, n, 5*time.Minute)
 	split := checkOutcomes(t, samples, album, recs)
 	rep := reconcile(t, st, album, n)
 	require.Equal(t, split, rep.Counts)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,28 +20,35 @@ import (
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command: it starts photoflow as args and the environment say, prints
+// where everything is, and stops it when ctx ends. It returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		return
+		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		fmt.Fprintln(os.Stderr, "worker: --log-level:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "worker: --log-level:", err)
+		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	st, err := start(ctx, cfg, log)
 	if err != nil {
 		log.Error("photoflow did not start", "error", err)
-		os.Exit(1)
+		return 1
 	}
 	temporalKind, s3Kind := "embedded", "embedded"
 	if cfg.ExternalTemporal {
@@ -49,34 +57,39 @@ func main() {
 	if cfg.S3Endpoint != "" {
 		s3Kind = "external"
 	}
-	fmt.Printf("photoflow is running (Ctrl-C stops it)\n")
+	p := func(format string, args ...any) { fmt.Fprintf(stdout, format, args...) }
+	p("photoflow is running (Ctrl-C stops it)\n")
 	if st.HTTPAddr != "" {
-		fmt.Printf("  HTTP API        http://%s\n", st.HTTPAddr)
+		p("  HTTP API        http://%s\n", st.HTTPAddr)
 	}
-	fmt.Printf("  Temporal        %s (%s, namespace %s, task queue %s)\n", st.TemporalAddr, temporalKind, cfg.Namespace, photoflow.TaskQueue)
+	p("  Temporal        %s (%s, namespace %s, task queue %s)\n", st.TemporalAddr, temporalKind, cfg.Namespace, photoflow.TaskQueue)
 	if st.TemporalUIAddr != "" {
-		fmt.Printf("  Temporal Web UI http://%s\n", st.TemporalUIAddr)
+		p("  Temporal Web UI http://%s\n", st.TemporalUIAddr)
 	}
-	fmt.Printf("  S3              %s (%s, bucket %s)\n", st.S3Endpoint, s3Kind, cfg.Bucket)
+	p("  S3              %s (%s, bucket %s)\n", st.S3Endpoint, s3Kind, cfg.Bucket)
 	switch cfg.Store {
 	case storeSQLite:
-		fmt.Printf("  metadata store  %s (SQLite)\n", cfg.DatabasePath)
+		p("  metadata store  %s (SQLite)\n", cfg.DatabasePath)
 	case storePostgres:
-		fmt.Printf("  metadata store  PostgreSQL\n")
+		p("  metadata store  PostgreSQL\n")
 	case storeDynamoDB:
-		fmt.Printf("  metadata store  DynamoDB %s (tables %sImageMetadata, %sAlbumMetadata, …)\n",
+		p("  metadata store  DynamoDB %s (tables %sImageMetadata, %sAlbumMetadata, …)\n",
 			cmp.Or(cfg.DynamoEndpoint, cfg.DynamoRegion), cfg.DynamoTablePrefix, cfg.DynamoTablePrefix)
 	}
-	fmt.Printf("  vision          %s\n", cfg.Vision)
+	p("  vision          %s\n", cfg.Vision)
 	if st.MetricsAddr != "" {
-		fmt.Printf("  metrics         http://%s/metrics\n", st.MetricsAddr)
+		p("  metrics         http://%s/metrics\n", st.MetricsAddr)
 	}
-	fmt.Printf("  roles           %s (thumbnails on task queue %s)\n", strings.Join(cfg.Roles, ", "), photoflow.ThumbnailTaskQueue)
+	p("  roles           %s (thumbnails on task queue %s)\n", strings.Join(cfg.Roles, ", "), photoflow.ThumbnailTaskQueue)
+	if cfg.Faults.Enabled() {
+		p("  FAULTS          %s (injected into activities' backends)\n", cfg.Faults)
+	}
 	if !cfg.ExternalTemporal || cfg.S3Endpoint == "" {
-		fmt.Printf("  data dir        %s\n", cfg.DataDir)
+		p("  data dir        %s\n", cfg.DataDir)
 	}
 	<-ctx.Done()
 	log.Info("stopping")
 	st.stop()
 	log.Info("stopped")
+	return 0
 }

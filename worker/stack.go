@@ -27,6 +27,7 @@ import (
 	"photoflow"
 	"photoflow/activities"
 	"photoflow/devserver"
+	"photoflow/faults"
 	"photoflow/metrics"
 	"photoflow/objstore"
 	"photoflow/pipeline"
@@ -52,6 +53,8 @@ type stack struct {
 	http        *http.Server
 	httpLn      net.Listener
 	pipeline    *pipeline.Pipeline
+	// faults is the fault injector when --faults is set, for its counts.
+	faults *faults.Injector
 	// Addresses, for the banner and tests.
 	TemporalAddr, TemporalUIAddr, S3Endpoint, HTTPAddr string
 }
@@ -137,6 +140,19 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	if err != nil {
 		return st, err
 	}
+	// Faults go only into what activities call: the pipeline must survive them, and the
+	// HTTP API and the health check stay truthful.
+	actObjects, actStore := st.objects, store.Store(st.store)
+	if cfg.Faults.Enabled() {
+		st.faults = faults.New(cfg.Faults)
+		log.Warn("injecting faults into activities' backends", "faults", cfg.Faults.String())
+		fcfg := s3cfg
+		fcfg.WrapTransport = st.faults.Transport
+		if actObjects, err = objstore.New(ctx, fcfg); err != nil {
+			return st, err
+		}
+		actStore, analyzer = st.faults.Store(st.store), st.faults.Analyzer(analyzer)
+	}
 
 	// Temporal.
 	opts, err := envconfig.LoadDefaultClientOptions()
@@ -179,18 +195,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	// Workers, by role: the main task queue (workflows and light activities) and the
 	// thumbnail queue (CPU-heavy), each with its own concurrency.
 	st.pipeline = &pipeline.Pipeline{Temporal: st.client, Objects: st.objects, Bucket: cfg.Bucket, Namespace: opts.Namespace}
-	acts := &activities.Activities{Objects: st.objects, Store: st.store, Accounts: st.store,
+	acts := &activities.Activities{Objects: actObjects, Store: actStore, Accounts: st.store,
 		Starter:  pipeline.Starter{P: st.pipeline},
 		Temporal: st.client, Vision: analyzer, Settings: cfg.Settings, Limits: cfg.Limits}
 	has := func(r string) bool { return slices.Contains(cfg.Roles, r) }
+	actCtx := activities.WithThrottleBackoff(context.Background(), cfg.ThrottleBackoff)
 	if has(roleWorkflows) || has(roleActivities) {
 		w := worker.New(st.client, photoflow.TaskQueue, worker.Options{
 			MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivity,
 			// Let activities in flight finish on Ctrl-C rather than wait out their timeouts.
-			WorkerStopTimeout:       10 * time.Second,
-			DisableWorkflowWorker:   !has(roleWorkflows),
-			LocalActivityWorkerOnly: !has(roleActivities),
-			Interceptors:            []interceptor.WorkerInterceptor{st.metrics.Interceptor()},
+			WorkerStopTimeout:         10 * time.Second,
+			BackgroundActivityContext: actCtx,
+			DisableWorkflowWorker:     !has(roleWorkflows),
+			LocalActivityWorkerOnly:   !has(roleActivities),
+			Interceptors:              append([]interceptor.WorkerInterceptor{st.metrics.Interceptor()}, cfg.interceptors...),
 		})
 		w.RegisterWorkflowWithOptions(workflows.ImageProcessing, workflow.RegisterOptions{Name: photoflow.ImageProcessingWorkflow})
 		w.RegisterWorkflowWithOptions(workflows.DeleteAlbum, workflow.RegisterOptions{Name: photoflow.DeleteAlbumWorkflow})
@@ -203,8 +221,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 		w := worker.New(st.client, photoflow.ThumbnailTaskQueue, worker.Options{
 			MaxConcurrentActivityExecutionSize: cfg.ThumbnailConcurrency,
 			WorkerStopTimeout:                  10 * time.Second,
+			BackgroundActivityContext:          actCtx,
 			DisableWorkflowWorker:              true,
-			Interceptors:                       []interceptor.WorkerInterceptor{st.metrics.Interceptor()},
+			Interceptors:                       append([]interceptor.WorkerInterceptor{st.metrics.Interceptor()}, cfg.interceptors...),
 		})
 		w.RegisterActivityWithOptions(acts.GenerateThumbnail, activity.RegisterOptions{Name: photoflow.GenerateThumbnailActivity})
 		st.workers = append(st.workers, w)
