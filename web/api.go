@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -38,8 +39,63 @@ type API struct {
 	Now func() time.Time
 	// TriggerError, when set, counts an upload whose run could not be started (metrics).
 	TriggerError func(source string)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client to the
+	// sign-in limiter. Empty, the limiter counts by the connection's address and ignores
+	// the header, which any client can write.
+	TrustedProxies []netip.Prefix
 
 	logins loginLimiter
+}
+
+// access is who may call a route.
+type access int
+
+const (
+	// accessPublic routes answer without an account: health, sign-in, setup, the app.
+	accessPublic access = iota
+	// accessUser routes need an account; what they show is scoped to it.
+	accessUser
+	// accessReviewer routes need a reviewer account.
+	accessReviewer
+)
+
+// route is one entry of the API's routing table.
+type route struct {
+	pattern string
+	access  access
+	handler http.HandlerFunc
+}
+
+// routes is the one list of what the API serves and who may call it. Handler registers
+// exactly these, so the authorization tests can check that every route has a case.
+func (a *API) routes() []route {
+	return []route{
+		{"GET /healthz", accessPublic, a.health},
+		{"GET /api/session", accessPublic, a.getSession},
+		{"POST /api/login", accessPublic, a.login},
+		{"POST /api/setup", accessPublic, a.setup},
+		{"POST /api/logout", accessUser, a.logout},
+
+		{"GET /api/albums", accessUser, a.listAlbums},
+		{"POST /api/albums", accessUser, a.createAlbum},
+		{"PATCH /api/albums/{album}", accessUser, a.renameAlbum},
+		{"DELETE /api/albums/{album}", accessUser, a.deleteAlbum},
+		{"GET /api/albums/{album}/images", accessUser, a.albumImages},
+
+		{"POST /api/images", accessUser, a.upload},
+		{"GET /api/images", accessUser, a.list},
+		{"GET /api/images/{id...}", accessUser, a.get},
+		{"GET /api/images/{id}/progress", accessUser, a.progress},
+		{"POST /api/images/{id}/decision", accessReviewer, a.decision},
+		{"POST /api/images/{id}/rerun", accessUser, a.rerun},
+		{"GET /api/reviews", accessReviewer, a.reviews},
+		{"POST /api/reviews/decisions", accessReviewer, a.decideBatch},
+		{"GET /api/failures", accessUser, a.failures},
+
+		{"GET /media/thumbnail/{id}", accessUser, a.media("thumbnail")},
+		{"GET /media/original/{id}", accessUser, a.media("original")},
+		{"GET /", accessPublic, a.static().ServeHTTP},
+	}
 }
 
 // Handler routes the API and the web app. Every /api and /media route but /healthz,
@@ -47,34 +103,16 @@ type API struct {
 // every change) or HTTP Basic (scripts).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	user := func(h http.HandlerFunc) http.HandlerFunc { return a.requireUser(false, h) }
-	reviewer := func(h http.HandlerFunc) http.HandlerFunc { return a.requireUser(true, h) }
-
-	mux.HandleFunc("GET /healthz", a.health)
-	mux.HandleFunc("GET /api/session", a.getSession)
-	mux.HandleFunc("POST /api/login", a.login)
-	mux.HandleFunc("POST /api/setup", a.setup)
-	mux.HandleFunc("POST /api/logout", user(a.logout))
-
-	mux.HandleFunc("GET /api/albums", user(a.listAlbums))
-	mux.HandleFunc("POST /api/albums", user(a.createAlbum))
-	mux.HandleFunc("PATCH /api/albums/{album}", user(a.renameAlbum))
-	mux.HandleFunc("DELETE /api/albums/{album}", user(a.deleteAlbum))
-	mux.HandleFunc("GET /api/albums/{album}/images", user(a.albumImages))
-
-	mux.HandleFunc("POST /api/images", user(a.upload))
-	mux.HandleFunc("GET /api/images", user(a.list))
-	mux.HandleFunc("GET /api/images/{id...}", user(a.get))
-	mux.HandleFunc("GET /api/images/{id}/progress", user(a.progress))
-	mux.HandleFunc("POST /api/images/{id}/decision", reviewer(a.decision))
-	mux.HandleFunc("POST /api/images/{id}/rerun", user(a.rerun))
-	mux.HandleFunc("GET /api/reviews", reviewer(a.reviews))
-	mux.HandleFunc("POST /api/reviews/decisions", reviewer(a.decideBatch))
-	mux.HandleFunc("GET /api/failures", user(a.failures))
-
-	mux.HandleFunc("GET /media/thumbnail/{id}", user(a.media("thumbnail")))
-	mux.HandleFunc("GET /media/original/{id}", user(a.media("original")))
-	mux.Handle("GET /", a.static())
+	for _, rt := range a.routes() {
+		h := rt.handler
+		switch rt.access {
+		case accessUser:
+			h = a.requireUser(false, h)
+		case accessReviewer:
+			h = a.requireUser(true, h)
+		}
+		mux.HandleFunc(rt.pattern, h)
+	}
 	return mux
 }
 
@@ -95,7 +133,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds the %d-byte limit", limit))
+			writeTooLarge(w, limit, fmt.Sprintf("upload exceeds the %d-byte limit per file", limit))
 			return
 		}
 		writeError(w, http.StatusBadRequest, fmt.Errorf("expected multipart/form-data with file and album: %w", err))
@@ -113,7 +151,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	if hdr.Size > limit {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("file is %d bytes, over the %d-byte limit", hdr.Size, limit))
+		writeTooLarge(w, limit, fmt.Sprintf("file is %d bytes, over the %d-byte limit per file", hdr.Size, limit))
 		return
 	}
 	album := r.FormValue("album")
@@ -121,8 +159,15 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if _, err := pipeline.CleanFileName(hdr.Filename); err != nil {
+	name, err := uploadFileName(hdr.Filename)
+	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	// Refused here, before the bucket: a file that is no image at all would only fail in the
+	// pipeline, and meanwhile it would sit in the bucket under a photo's name.
+	if status, err := checkUploadType(f, hdr.Size, name); err != nil {
+		writeError(w, status, err)
 		return
 	}
 	al, err := a.Accounts.GetAlbum(r.Context(), p.User.Name, album)
@@ -139,9 +184,9 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	sub, err := a.Pipeline.Submit(r.Context(), p.User.Name, album, hdr.Filename, data)
+	sub, err := a.Pipeline.Submit(r.Context(), p.User.Name, album, name, data)
 	if err != nil {
-		a.Log.Error("upload failed", "user", p.User.Name, "album", album, "file", hdr.Filename, "error", err)
+		a.log().Error("upload failed", "user", p.User.Name, "album", album, "file", name, "error", err)
 		if a.TriggerError != nil {
 			a.TriggerError("upload")
 		}
@@ -149,6 +194,11 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, sub)
+}
+
+// writeTooLarge is the 413 of an upload, with the limit also as a number for scripts.
+func writeTooLarge(w http.ResponseWriter, limit int64, msg string) {
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": msg, "maxUpload": limit})
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +291,12 @@ func (a *API) decision(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	// Answers carry user data (names, EXIF, error text): no sniffing them into a page, and
+	// no keeping them, CSRF token included, in a shared cache.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

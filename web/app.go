@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bufio"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -330,6 +332,12 @@ func (a *API) media(kind string) http.HandlerFunc {
 			}
 			key = rec.Thumbnail.Key
 		}
+		if !ownedKey(rec, kind, key) {
+			// A record naming a key outside its owner's prefix did not come from an upload
+			// of theirs: answer as for a missing image rather than serve someone else's.
+			writeError(w, http.StatusNotFound, fmt.Errorf("no image %q", rec.ImageID))
+			return
+		}
 		body, info, err := a.Pipeline.Objects.Get(r.Context(), rec.S3Bucket, key, "")
 		if errors.Is(err, objstore.ErrNotFound) {
 			writeError(w, http.StatusNotFound, err)
@@ -340,21 +348,41 @@ func (a *API) media(kind string) http.HandlerFunc {
 			return
 		}
 		defer body.Close()
-		ctype := info.ContentType
-		if !strings.HasPrefix(ctype, "image/") {
-			// Never let the browser sniff an uploaded file into HTML.
-			ctype = "application/octet-stream"
-		}
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
-		w.Header().Set("Cache-Control", "private, max-age=300")
-		w.Header().Set("ETag", `"`+info.ETag+`"`)
+		br := bufio.NewReaderSize(body, 512)
+		head, _ := br.Peek(512) // a shorter object is all head; a read error shows in Copy
+		ctype := mediaContentType(head)
+		hd := w.Header()
+		hd.Set("Content-Type", ctype)
+		hd.Set("Content-Disposition", mediaDisposition(ctype, rec.ImageID))
+		hd.Set("X-Content-Type-Options", "nosniff")
+		// sandbox: were the bytes ever rendered as a document, it would have no origin to act in.
+		hd.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox")
+		hd.Set("Cache-Control", "private, max-age=300")
+		hd.Set("ETag", `"`+info.ETag+`"`)
 		if info.Size > 0 {
-			w.Header().Set("Content-Length", fmt.Sprint(info.Size))
+			hd.Set("Content-Length", fmt.Sprint(info.Size))
 		}
-		_, _ = io.Copy(w, body)
+		_, _ = io.Copy(w, br)
 	}
+}
+
+// ownedKey reports whether key is where the pipeline keeps rec's original or thumbnail:
+// under Incoming/<owner>/ or Thumbnail/<owner>/, with no path segment a store or proxy
+// might resolve ("", ".", "..").
+func ownedKey(rec photoflow.ImageRecord, kind, key string) bool {
+	want := photoflow.IncomingPrefix + rec.ImageID
+	if kind == "thumbnail" {
+		want = photoflow.ThumbnailKey(rec.ImageID)
+	}
+	if key != want || rec.UserID == "" || !strings.HasPrefix(rec.ImageID, rec.UserID+"/") {
+		return false
+	}
+	for seg := range strings.SplitSeq(rec.ImageID, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // static serves the embedded web app.
@@ -383,6 +411,14 @@ func (a *API) now() time.Time {
 }
 
 func (a *API) limiter() *loginLimiter { return &a.logins }
+
+// log is API.Log, or the process's default logger when none is set.
+func (a *API) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
 
 func (a *API) maxUpload() int64 {
 	if a.MaxUpload > 0 {

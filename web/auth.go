@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,8 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -90,8 +91,9 @@ var errBadCredentials = errors.New("wrong name or password")
 var errTooManyAttempts = errors.New("too many sign-in attempts; wait a minute")
 
 func (a *API) checkPassword(r *http.Request, name, password string) (store.User, error) {
-	key := clientIP(r) + "\x00" + name
-	if !a.limiter().allow(key, a.now()) {
+	client := a.clientIP(r)
+	now := a.now()
+	if !a.limiter().allow(client, name, now) {
 		return store.User{}, errTooManyAttempts
 	}
 	u, err := a.Accounts.GetUser(r.Context(), name)
@@ -99,17 +101,33 @@ func (a *API) checkPassword(r *http.Request, name, password string) (store.User,
 		if errors.Is(err, store.ErrNotFound) {
 			// Spend the same time as a real check, so timing does not reveal names.
 			_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-			a.limiter().fail(key, a.now())
+			// The name is left out: what was typed as a name is sometimes a password.
+			a.log().Info("sign-in failed: no such account", "client", client)
+			a.failed(client, name, "", now)
 			return store.User{}, errBadCredentials
 		}
 		return store.User{}, err
 	}
 	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
-		a.limiter().fail(key, a.now())
+		a.log().Info("sign-in failed: wrong password", "client", client, "user", u.Name)
+		a.failed(client, name, u.Name, now)
 		return store.User{}, errBadCredentials
 	}
-	a.limiter().reset(key)
+	a.limiter().reset(client, name)
 	return u, nil
+}
+
+// failed counts a failed sign-in, and says so once when it closes the door, rather than
+// on every refusal after, which an attacker could repeat at no cost to fill the log.
+func (a *API) failed(client, name, account string, now time.Time) {
+	if !a.limiter().fail(client, name, now) {
+		return
+	}
+	args := []any{"client", client}
+	if account != "" {
+		args = append(args, "user", account)
+	}
+	a.log().Warn("sign-in limit reached: further attempts refused for a minute", args...)
 }
 
 var dummyHash = sync.OnceValue(func() []byte {
@@ -135,12 +153,14 @@ func (a *API) requireUser(reviewer bool, h http.HandlerFunc) http.HandlerFunc {
 		}
 		if p.Session != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if !sameOrigin(r) {
+				a.log().Warn("change refused: foreign origin", "user", p.User.Name, "method", r.Method, "path", r.URL.Path)
 				writeError(w, http.StatusForbidden, errors.New("cross-origin request refused"))
 				return
 			}
 			// Header only: reading a form here would parse an upload before its size check.
 			tok := r.Header.Get("X-CSRF-Token")
 			if subtle.ConstantTimeCompare([]byte(tok), []byte(p.Session.CSRF)) != 1 {
+				a.log().Warn("change refused: missing or wrong CSRF token", "user", p.User.Name, "method", r.Method, "path", r.URL.Path)
 				writeError(w, http.StatusForbidden, errors.New("missing or wrong CSRF token"))
 				return
 			}
@@ -252,11 +272,18 @@ func (a *API) setup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	a.Log.Info("first account created", "user", u.Name, "role", u.Role)
+	a.log().Info("first account created", "user", u.Name, "role", u.Role)
 	a.startSession(w, r, u)
 }
 
+// startSession signs u in with a new session. A session the browser already holds is
+// ended first: a sign-in never keeps or upgrades a token from before it.
 func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if err := a.Accounts.DeleteSession(r.Context(), tokenHash(c.Value)); err != nil {
+			a.log().Error("sign-in: could not end the previous session", "user", u.Name, "error", err)
+		}
+	}
 	token, csrf := randomToken(), randomToken()
 	se := store.Session{TokenHash: tokenHash(token), UserName: u.Name, CSRF: csrf, ExpiresAt: a.now().Add(sessionTTL)}
 	if err := a.Accounts.CreateSession(r.Context(), se); err != nil {
@@ -311,53 +338,162 @@ func tokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+// clientIP names the client for the sign-in limiter. It is the connection's address,
+// unless that is one of TrustedProxies: then it is the nearest X-Forwarded-For entry that
+// is not a trusted proxy, since anything left of that was written by the client itself.
+// IPv6 clients count by /64, the block one subscriber usually holds.
+func (a *API) clientIP(r *http.Request) string {
+	addr, ok := parseAddr(r.RemoteAddr)
+	if !ok {
 		return r.RemoteAddr
 	}
-	return host
+	if a.trusted(addr) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, ok := parseAddr(strings.TrimSpace(hops[i]))
+			if !ok {
+				break // not written by a proxy we know: stay with the last trusted hop
+			}
+			addr = hop
+			if !a.trusted(hop) {
+				break
+			}
+		}
+	}
+	if addr.Is6() && !addr.Is4In6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.Unmap().String()
 }
 
-// loginLimiter allows a few failed sign-ins per client and name per window.
+func (a *API) trusted(addr netip.Addr) bool {
+	for _, p := range a.TrustedProxies {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAddr reads "host:port", "[v6]:port" or a bare address.
+func parseAddr(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// loginLimiter allows a few failed sign-ins per client and name per window, and a few more
+// per client across names, so one client cannot try one password on every account. Its
+// memory is bounded: entries older than the window are swept once a window, and at
+// maxKeys entries a client it does not know yet is refused until the sweep makes room,
+// rather than let a flood of made-up names or addresses grow the map without end.
 type loginLimiter struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
+	mu        sync.Mutex
+	failures  map[string][]time.Time
+	lastSweep time.Time
+	maxKeys   int // 0: defaultLoginMaxKeys
 }
 
 const (
-	loginWindow      = time.Minute
-	loginMaxFailures = 5
+	loginWindow            = time.Minute
+	loginMaxFailures       = 5  // per client and name
+	loginMaxClientFailures = 30 // per client, across names
+	defaultLoginMaxKeys    = 100_000
 )
 
-func (l *loginLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.failures[key][:0]
-	for _, t := range l.failures[key] {
-		if now.Sub(t) < loginWindow {
-			recent = append(recent, t)
-		}
-	}
-	if len(recent) == 0 {
-		delete(l.failures, key)
-	} else {
-		l.failures[key] = recent
-	}
-	return len(recent) < loginMaxFailures
+// limiterKeys are the map keys of one attempt. The name is hashed: it is whatever the
+// client sent, up to the body limit, and the map should not keep kilobytes of it.
+func limiterKeys(client, name string) (byName, byClient string) {
+	sum := sha256.Sum256([]byte(name))
+	return "n\x00" + client + "\x00" + hex.EncodeToString(sum[:16]), "c\x00" + client
 }
 
-func (l *loginLimiter) fail(key string, now time.Time) {
+// recent drops key's failures older than the window and counts the rest; l.mu is held.
+func (l *loginLimiter) recent(key string, now time.Time) int {
+	kept := l.failures[key][:0]
+	for _, t := range l.failures[key] {
+		if now.Sub(t) < loginWindow {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		delete(l.failures, key)
+	} else {
+		l.failures[key] = kept
+	}
+	return len(kept)
+}
+
+// sweep forgets every entry older than the window, at most once a window; l.mu is held.
+func (l *loginLimiter) sweep(now time.Time) {
+	if since := now.Sub(l.lastSweep); since >= 0 && since < loginWindow {
+		return // a clock that went back sweeps again, rather than never
+	}
+	l.lastSweep = now
+	for key := range l.failures {
+		l.recent(key, now)
+	}
+}
+
+func (l *loginLimiter) full(keys ...string) bool {
+	limit := cmp.Or(l.maxKeys, defaultLoginMaxKeys)
+	if len(l.failures) < limit {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := l.failures[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loginLimiter) allow(client, name string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	byName, byClient := limiterKeys(client, name)
+	if l.full(byName, byClient) {
+		return false
+	}
+	return l.recent(byName, now) < loginMaxFailures && l.recent(byClient, now) < loginMaxClientFailures
+}
+
+// fail counts a failure, and reports whether it is the one that reaches a limit.
+func (l *loginLimiter) fail(client, name string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failures == nil {
 		l.failures = map[string][]time.Time{}
 	}
-	l.failures[key] = append(l.failures[key], now)
+	l.sweep(now)
+	byName, byClient := limiterKeys(client, name)
+	if l.full(byName, byClient) {
+		return false
+	}
+	l.failures[byName] = append(l.failures[byName], now)
+	l.failures[byClient] = append(l.failures[byClient], now)
+	return l.recent(byName, now) == loginMaxFailures || l.recent(byClient, now) == loginMaxClientFailures
 }
 
-func (l *loginLimiter) reset(key string) {
+// reset forgets the name's failures after a right password; the client's count across
+// names stays, or one account of its own would let a client try every other account.
+func (l *loginLimiter) reset(client, name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.failures, key)
+	byName, _ := limiterKeys(client, name)
+	delete(l.failures, byName)
+}
+
+// size is how many entries the limiter holds.
+func (l *loginLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.failures)
 }

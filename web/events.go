@@ -42,7 +42,10 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, errors.New("POST an S3 event notification"))
 		return
 	}
-	if !h.authorized(r) {
+	if scheme, ok := h.authorized(r); !ok {
+		// Says how the secret came, never what it was: a sender with a stale secret is the
+		// usual cause, and this is how an operator finds it.
+		h.log().Warn("S3 event refused: missing or wrong secret", "client", r.RemoteAddr, "scheme", scheme)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="photoflow s3-events"`)
 		writeError(w, http.StatusUnauthorized, errors.New("missing or wrong event secret"))
 		return
@@ -91,22 +94,22 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorized accepts the secret as a bearer token, in X-Photoflow-Secret, or as the
 // password of HTTP Basic: SNS can authenticate only with credentials in the subscription
-// URL, which it sends as Basic.
-func (h *EventsHandler) authorized(r *http.Request) bool {
+// URL, which it sends as Basic. scheme names the way the credential came, for the log.
+func (h *EventsHandler) authorized(r *http.Request) (scheme string, ok bool) {
 	var got string
 	if v := r.Header.Get("X-Photoflow-Secret"); v != "" {
-		got = v
+		got, scheme = v, "header"
 	} else if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-		got = strings.TrimSpace(auth[7:])
+		got, scheme = strings.TrimSpace(auth[7:]), "bearer"
 	} else if _, pw, ok := r.BasicAuth(); ok {
-		got = pw
+		got, scheme = pw, "basic"
 	}
 	if got == "" {
-		return false
+		return "none", false
 	}
 	// Hashing first makes the comparison constant-time in the length too.
 	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.Secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return scheme, subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 func (h *EventsHandler) log() *slog.Logger {

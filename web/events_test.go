@@ -30,6 +30,7 @@ const eventsSecret = "s3-events-secret"
 
 type eventsFixture struct {
 	srv      *httptest.Server
+	handler  *web.EventsHandler
 	temporal *mocks.Client
 	mu       sync.Mutex
 	metrics  [][4]int
@@ -48,6 +49,7 @@ func newEventsFixture(t *testing.T, secret string) *eventsFixture {
 			f.metrics = append(f.metrics, [4]int{started, duplicates, ignored, failed})
 		},
 	}
+	f.handler = h
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/s3-events", h)
 	f.srv = httptest.NewServer(mux)

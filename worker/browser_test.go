@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,8 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 		"camera.jpg":     mediatest.CameraJPEG(1600, 1200, 6),
 		"screenshot.png": mediatest.PNG(mediatest.Photo(640, 400, 2), nil),
 		"skin.jpg":       mediatest.JPEG(mediatest.SkinTone(400, 300), nil),
-		"notes.jpg":      []byte("not an image\n"),
+		"scan.gif":       mediatest.GIF(64, 48),
+		"markup.jpg":     hostileFile(t, "exif-markup.jpg"),
 	}
 	var paths []string
 	for name, data := range files {
@@ -147,10 +149,11 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 	do(t, ctx, "statuses change live",
 		chromedp.WaitVisible(card("demo/holiday-2016/camera.jpg", "SUCCEEDED")),
 		chromedp.WaitVisible(card("demo/holiday-2016/screenshot.png", "SUCCEEDED")),
-		chromedp.WaitVisible(card("demo/holiday-2016/notes.jpg", "FAILED")),
+		chromedp.WaitVisible(card("demo/holiday-2016/scan.gif", "FAILED")),
+		chromedp.WaitVisible(card("demo/holiday-2016/markup.jpg", "SUCCEEDED")),
 		chromedp.WaitVisible(card("demo/holiday-2016/skin.jpg", "PENDING_REVIEW")),
 	)
-	failedText := get(t, ctx, "failure reason shown", chromedp.Text(card("demo/holiday-2016/notes.jpg", "FAILED")))
+	failedText := get(t, ctx, "failure reason shown", chromedp.Text(card("demo/holiday-2016/scan.gif", "FAILED")))
 	require.Contains(t, failedText, "FileNotSupported")
 
 	inboxRefused := get(t, ctx, "a user has no inbox",
@@ -178,7 +181,7 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 	)
 	thumbsLoaded := get(t, ctx, "thumbnails load", chromedp.Poll[bool](`(() => {
 		const imgs = [...document.querySelectorAll('li.card[data-status="SUCCEEDED"] img')];
-		return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0 && i.naturalWidth <= 250);
+		return imgs.length === 4 && imgs.every(i => i.complete && i.naturalWidth > 0 && i.naturalWidth <= 250);
 	})()`, chromedp.WithPollingTimeout(30*time.Second)))
 	require.True(t, thumbsLoaded)
 	cameraCard := get(t, ctx, "labels on the card", chromedp.Text(card("demo/holiday-2016/camera.jpg", "SUCCEEDED")))
@@ -202,6 +205,20 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 		saveScreenshot(t, ctx, filepath.Join(dir, "photo.png"))
 	}
 
+	// EXIF strings are the camera's word, which anyone can forge: markup in them is text.
+	do(t, ctx, "open the photo with markup in its EXIF",
+		chromedp.Navigate(base+"/#/photo/"+strings.ReplaceAll("demo/holiday-2016/markup.jpg", "/", "%2F")),
+		chromedp.WaitVisible(css(`main dl`)),
+	)
+	hasMarkup := get(t, ctx, "markup shown as text", chromedp.Poll[bool](
+		`document.querySelector('main').innerText.includes(`+strconv.Quote(mediatest.MarkupMake)+`)`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.True(t, hasMarkup)
+	injected := get(t, ctx, "no element made from EXIF", chromedp.Evaluate[int](
+		`document.querySelectorAll('main script, img[src="x"], img[onerror]').length`))
+	require.Zero(t, injected)
+	modelText := get(t, ctx, "model shown as text", chromedp.Text(css(`main`)))
+	require.Contains(t, modelText, mediatest.MarkupModel)
+
 	// Accessible basics on the album page: every image has alt text, every form control a
 	// label; and on a phone-sized screen nothing scrolls sideways.
 	do(t, ctx, "album page again", chromedp.Navigate(base+"/#/albums/holiday-2016"),
@@ -221,6 +238,18 @@ func TestBrowserUploadReviewGallery(t *testing.T) {
 	if dir := os.Getenv("PHOTOFLOW_SCREENSHOTS"); dir != "" {
 		saveScreenshot(t, ctx, filepath.Join(dir, "phone.png"))
 	}
+}
+
+// hostileFile is one file of the hostile catalogue, by name.
+func hostileFile(t *testing.T, name string) []byte {
+	t.Helper()
+	for _, f := range mediatest.HostileFiles() {
+		if f.Name == name {
+			return f.Data
+		}
+	}
+	t.Fatalf("no hostile file %q", name)
+	return nil
 }
 
 // saveScreenshot refreshes the README's pictures from the real app.

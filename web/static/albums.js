@@ -51,7 +51,7 @@ export async function albumsPage(root, scope) {
     const busy = deleting.has(a.albumID);
     const count = a.photoCount ?? 0;
     const title = h('h2', {}, h('a', { href: `#/albums/${api.enc(a.albumID)}` }, a.name));
-    const cover = typeof a.cover === 'string' && a.cover.startsWith('/')
+    const cover = typeof a.cover === 'string' && a.cover.startsWith('/media/')
       ? h('img', { src: a.cover, alt: '', loading: 'lazy' })
       : h('span', { class: 'noimg' }, 'No photos');
     const rename = h('button', { type: 'button', disabled: busy }, 'Rename');
