@@ -725,3 +725,41 @@ func TestPersistMetadataBusyStoreIsThrottled(t *testing.T) {
 	_, err = f.env.ExecuteActivity(f.acts.PersistMetadata, record("u/a/busy.jpg"))
 	require.NoError(t, err, "the retry succeeds once the lock is released")
 }
+
+// sizeRecorder is an analyzer that notes the pixel size it was handed.
+type sizeRecorder struct {
+	minSide int
+	got     image.Rectangle
+}
+
+func (s *sizeRecorder) MinSide() int { return s.minSide }
+
+func (s *sizeRecorder) DetectLabels(_ context.Context, img vision.Image, _ int, _ float64) ([]photoflow.Label, error) {
+	s.got = img.Pixels.Bounds()
+	return nil, nil
+}
+
+func (s *sizeRecorder) DetectModeration(_ context.Context, img vision.Image) ([]photoflow.Label, error) {
+	s.got = img.Pixels.Bounds()
+	return nil, nil
+}
+
+// TestVisionGetsTheResolutionItAsks checks that an analyzer reading a coarse grid is handed a
+// reduced decode, and one that asks nothing gets every pixel.
+func TestVisionGetsTheResolutionItAsks(t *testing.T) {
+	f := newFixture(t)
+	src := f.upload("big.jpg", mediatest.JPEG(mediatest.Photo(1600, 1200, 3), nil))
+	for _, tc := range []struct {
+		minSide int
+		want    image.Rectangle
+	}{
+		{100, image.Rect(0, 0, 200, 150)}, // an eighth is still 100 on both sides
+		{200, image.Rect(0, 0, 400, 300)}, // a quarter
+		{0, image.Rect(0, 0, 1600, 1200)}, // full size
+	} {
+		rec := &sizeRecorder{minSide: tc.minSide}
+		f.acts.Vision = rec
+		f.moderation(src, media.FormatJPEG)
+		require.Equal(t, tc.want, rec.got, "min side %d", tc.minSide)
+	}
+}

@@ -175,6 +175,14 @@ func (f *faultyVision) fault(ctx context.Context, op string) error {
 	}
 }
 
+// MinSide passes the wrapped analyzer's Resolution on (0, full size, when it has none).
+func (f *faultyVision) MinSide() int {
+	if r, ok := f.a.(vision.Resolution); ok {
+		return r.MinSide()
+	}
+	return 0
+}
+
 func (f *faultyVision) DetectLabels(ctx context.Context, img vision.Image, maxLabels int, minConfidence float64) ([]photoflow.Label, error) {
 	if err := f.fault(ctx, "DetectLabels"); err != nil {
 		return nil, err

@@ -17,12 +17,26 @@ func ParseEXIF(b []byte) Info {
 // MaxWarnings is the cap on Info.Warnings.
 const MaxWarnings = maxWarnings
 
-// Resize is the thumbnail resampler; ResizeDirect is the plain Catmull-Rom
-// it approximates, for comparison.
-var Resize = resize
+// Resize is the thumbnail resampler; ResizeDirect is the plain Lanczos3 it
+// approximates, for comparison.
+func Resize(img image.Image, w, h int) *image.RGBA { return toRGBA(resize(img, w, h)) }
 
 func ResizeDirect(img image.Image, w, h int) *image.RGBA {
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+	b := img.Bounds()
+	return toRGBA(resample(img, w, h, float64(b.Dx()), float64(b.Dy())))
+}
+
+func toRGBA(img image.Image) *image.RGBA {
+	if m, ok := img.(*image.RGBA); ok {
+		return m
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), img.Bounds().Dy()))
+	draw.Draw(dst, dst.Bounds(), img, img.Bounds().Min, draw.Src)
 	return dst
 }
+
+// ThumbImage is Thumbnail before encoding.
+var ThumbImage = thumbImage
+
+// PickScale exposes the choice of JPEG reduction.
+var PickScale = pickScale

@@ -84,7 +84,7 @@ func FuzzEXIF(f *testing.F) {
 // FuzzThumbnail feeds arbitrary bytes to the decoder path with a small pixel
 // budget, so the fuzzer explores headers rather than huge allocations.
 func FuzzThumbnail(f *testing.F) {
-	for _, s := range seedFiles() {
+	for _, s := range append(seedFiles(), jpegSeeds()...) {
 		f.Add(s, uint8(6))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, o uint8) {
@@ -129,4 +129,41 @@ func checkSane(t *testing.T, info media.Info) {
 	if c := info.CreationTime; c != "" && len(c) != 19 && len(c) != 25 {
 		t.Fatalf("creation time %q", c)
 	}
+}
+
+// jpegSeeds are small JPEGs in every layout the reduced decoder handles,
+// and some it hands over to the full decoder.
+func jpegSeeds() [][]byte {
+	photo := mediatest.Photo(40, 24, 1)
+	seeds := [][]byte{mediatest.JPEG(photo, nil)}
+	for _, o := range []mediatest.JPEGOptions{
+		{Subsampling: "444"}, {Subsampling: "422", RestartInterval: 2}, {Subsampling: "440"},
+		{Gray: true, RestartInterval: 1}, {Progressive: true}, {Progressive: true, SuccessiveApprox: true, RestartInterval: 3},
+		{Gray: true, Progressive: true}, {CMYK: true}, {Quality: 20},
+	} {
+		seeds = append(seeds, mediatest.EncodeJPEG(photo, o))
+	}
+	return seeds
+}
+
+// FuzzDecodeJPEG runs the reduced JPEG decoder at every scale.
+func FuzzDecodeJPEG(f *testing.F) {
+	for _, s := range jpegSeeds() {
+		f.Add(s, uint8(8))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, scale uint8) {
+		s := []int{1, 2, 4, 8}[scale%4]
+		img, err := media.DecodeAtLeast(bytes.NewReader(data), media.FormatJPEG, 40/s, 24/s, 1<<16)
+		if err != nil {
+			if !errors.Is(err, media.ErrMalformed) && !errors.Is(err, media.ErrTooLarge) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b := img.Bounds()
+		if b.Empty() || b.Dx()*b.Dy() > 1<<16 {
+			t.Fatalf("bounds %v", b)
+		}
+		_ = img.At(b.Max.X-1, b.Max.Y-1) // the planes must cover the bounds
+	})
 }

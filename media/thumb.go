@@ -110,25 +110,76 @@ func Decode(r io.Reader, format string, maxPixels int64) (image.Image, error) {
 	return img, nil
 }
 
+// DecodeAtLeast decodes a JPEG or PNG at the smallest size that is still at
+// least w×h pixels (or the full size, when that is smaller), which for a
+// JPEG can be 1/2, 1/4 or 1/8 of it: the reduced sizes skip most of the
+// decoding work and memory. The result has the image's stored orientation.
+// PNGs, and JPEGs the reduced decoder does not handle (CMYK, arithmetic
+// coding, progressive at 1/2 or 1/4), are decoded in full.
+//
+// Limits and errors are those of Decode: ErrTooLarge before any pixel
+// memory is allocated, ErrMalformed for undecodable or truncated data,
+// ErrUnsupportedFormat for other formats, and the reader's own errors.
+func DecodeAtLeast(r io.Reader, format string, w, h int, maxPixels int64) (image.Image, error) {
+	img, _, _, err := decodeAtLeast(r, format, maxPixels, func(int, int) (int, int) { return w, h })
+	return img, err
+}
+
+// decodeAtLeast decodes at the largest reduction whose result still covers
+// the size want asks for, given the full size. It also returns the extent
+// of the full image in decoded pixels, which is fractional when a reduced
+// decode's last row or column stands for a partial block.
+func decodeAtLeast(r io.Reader, format string, maxPixels int64, want func(w, h int) (int, int)) (img image.Image, extX, extY float64, err error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	if format == FormatJPEG {
+		res, replay, err := decodeJPEGReduced(r, maxPixels, func(w, h int) int {
+			tw, th := want(w, h)
+			return pickScale(w, h, tw, th)
+		})
+		if err == nil {
+			s := float64(res.scale)
+			return res.img, float64(res.width) / s, float64(res.height) / s, nil
+		}
+		if !errors.Is(err, errFallback) {
+			return nil, 0, 0, err
+		}
+		r = replay
+	}
+	img, err = Decode(r, format, maxPixels)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b := img.Bounds()
+	return img, float64(b.Dx()), float64(b.Dy()), nil
+}
+
+// pickScale returns the largest JPEG reduction (8, 4, 2 or 1) at which a
+// w×h image still decodes to at least tw×th, so that what follows is always
+// a downscale.
+func pickScale(w, h, tw, th int) int {
+	for _, s := range []int{8, 4, 2} {
+		if (w+s-1)/s >= tw && (h+s-1)/s >= th {
+			return s
+		}
+	}
+	return 1
+}
+
 // Thumbnail decodes a JPEG or PNG, scales it to fit inside maxSide×maxSide
 // keeping its aspect ratio (never upscaling), turns it upright according to
 // the EXIF orientation, and encodes it in the source's format.
 //
-// Scaling happens before orienting so that the pixel shuffle runs on the
-// small image. maxPixels is passed to Decode.
+// A large JPEG is decoded at a reduced scale (see DecodeAtLeast) that still
+// leaves the resampler at least the thumbnail's size to work from; the
+// resampler is Lanczos3. Scaling happens before orienting so that the pixel
+// shuffle runs on the small image. maxPixels is applied as by Decode.
 func Thumbnail(r io.Reader, format string, orientation int, maxSide int, maxPixels int64) (Thumb, error) {
-	if maxSide <= 0 {
-		return Thumb{}, errors.New("media: thumbnail size must be positive")
-	}
-	img, err := Decode(r, format, maxPixels)
+	up, err := thumbImage(r, format, orientation, maxSide, maxPixels)
 	if err != nil {
 		return Thumb{}, err
 	}
-	b := img.Bounds()
-	w, h := fitInside(b.Dx(), b.Dy(), maxSide)
-	small := resize(img, w, h)
-	up := Orient(small, orientation)
-
 	var buf bytes.Buffer
 	switch format {
 	case FormatJPEG:
@@ -143,23 +194,52 @@ func Thumbnail(r io.Reader, format string, orientation int, maxSide int, maxPixe
 	return Thumb{Data: buf.Bytes(), Width: ub.Dx(), Height: ub.Dy(), Format: format}, nil
 }
 
-// resize scales img to w×h. Large reductions first average k×k blocks (a box
-// filter, one cheap pass over the source), then let Catmull-Rom do the last
-// factor of two or more: the result matches a direct Catmull-Rom closely at
-// a fraction of the cost, whose kernel would otherwise span k source pixels.
-func resize(img image.Image, w, h int) *image.RGBA {
+// thumbImage is Thumbnail without the encoding step.
+func thumbImage(r io.Reader, format string, orientation int, maxSide int, maxPixels int64) (image.Image, error) {
+	if maxSide <= 0 {
+		return nil, errors.New("media: thumbnail size must be positive")
+	}
+	if format != FormatJPEG && format != FormatPNG {
+		return nil, fmt.Errorf("%w: cannot decode %q", ErrUnsupportedFormat, format)
+	}
+	var w, h int
+	img, extX, extY, err := decodeAtLeast(r, format, maxPixels, func(fw, fh int) (int, int) {
+		w, h = fitInside(fw, fh, maxSide)
+		return w, h
+	})
+	if err != nil {
+		return nil, err
+	}
+	if w == 0 {
+		// The full decoder ran without asking: its size is the full size.
+		w, h = fitInside(img.Bounds().Dx(), img.Bounds().Dy(), maxSide)
+	}
+	return Orient(resizeExt(img, w, h, extX, extY), orientation), nil
+}
+
+// resize scales img to w×h with Lanczos3.
+func resize(img image.Image, w, h int) image.Image {
 	b := img.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	return resizeExt(img, w, h, float64(b.Dx()), float64(b.Dy()))
+}
+
+// resizeExt scales img, whose extent is extX×extY of its pixels, to w×h.
+// Large reductions first average k×k blocks (a box filter, one cheap pass
+// over the source) down to at least twice the target, then Lanczos3 does
+// the rest: close to a direct Lanczos3 at a fraction of the cost, whose
+// kernel would otherwise span 6k source pixels.
+func resizeExt(img image.Image, w, h int, extX, extY float64) image.Image {
+	b := img.Bounds()
 	if w == b.Dx() && h == b.Dy() {
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
 		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
 		return dst
 	}
-	src := img
 	if k := min(b.Dx()/(2*w), b.Dy()/(2*h), maxBoxFactor); k >= 2 {
-		src = boxShrink(img, k)
+		img = boxShrink(img, k)
+		extX, extY = extX/float64(k), extY/float64(k)
 	}
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-	return dst
+	return resample(img, w, h, extX, extY)
 }
 
 // maxBoxFactor keeps the box sums (k*k*255) far from overflowing uint32.

@@ -25,6 +25,12 @@ var DefaultModerationCeiling = photoflow.DefaultSettings().RejectThreshold - 1
 
 var _ Analyzer = (*Offline)(nil)
 
+// MinSide implements Resolution: the analysis averages the image into at most
+// maxGridSide cells a side, so pixels finer than that are never looked at.
+func (o *Offline) MinSide() int { return maxGridSide }
+
+var _ Resolution = (*Offline)(nil)
+
 // NewOffline returns an Offline analyzer with default options.
 func NewOffline() *Offline { return &Offline{} }
 

@@ -20,6 +20,13 @@ type Analyzer interface {
 	DetectModeration(ctx context.Context, img Image) ([]photoflow.Label, error)
 }
 
+// Resolution is implemented by analyzers that read only a reduced image: a caller may
+// decode at the smallest size whose sides are at least MinSide pixels (0: full size), which
+// for a JPEG skips most of the decoding work.
+type Resolution interface {
+	MinSide() int
+}
+
 // Image is what a backend needs: the decoded pixels for the offline analyzer, the
 // bucket/key (and bytes) for a cloud one. A caller fills what it has; each backend says
 // which fields it reads.

@@ -35,7 +35,7 @@ import (
 )
 
 // testConfig is the no-configuration default on free ports, without the Web UI.
-func testConfig(t *testing.T, dataDir string) config {
+func testConfig(t testing.TB, dataDir string) config {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.DataDir = dataDir
@@ -299,11 +299,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.Equal(t, false, late["accepted"])
 
 	// The workshop's retry experiment. ExtractImageMetadata reads only headers, so a short
-	// timeout there rarely trips; GenerateThumbnail decodes all 12 MP, so a 50 ms timeout with
-	// 3 attempts always does: the run ends FAILED/Timeout and the history shows attempt 3.
+	// timeout there rarely trips; GenerateThumbnail fetches and decodes 12 MP (tens of
+	// milliseconds), so a 5 ms timeout with 3 attempts always does: the run ends
+	// FAILED/Timeout and the history shows attempt 3.
 	tiny := photoflow.DefaultSettings()
 	p := tiny.Activities[photoflow.GenerateThumbnailActivity]
-	p.StartToClose, p.MaximumAttempts, p.InitialInterval, p.Heartbeat = 50*time.Millisecond, 3, 100*time.Millisecond, 0
+	p.StartToClose, p.MaximumAttempts, p.InitialInterval, p.Heartbeat = 5*time.Millisecond, 3, 100*time.Millisecond, 0
 	tiny.Activities[photoflow.GenerateThumbnailActivity] = p
 	etag, err := st.objects.Put(ctx, cfg.Bucket, "Incoming/alice/trip/big.jpg", camera, "image/jpeg", nil)
 	require.NoError(t, err)
@@ -311,7 +312,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	timedOut := waitFor(t, st, run.GetID(), run.GetRunID())
 	require.Equal(t, photoflow.StatusFailed, timedOut.Status)
-	require.Equal(t, photoflow.ErrTimeout, timedOut.ErrorType)
+	require.Equal(t, photoflow.ErrTimeout, timedOut.ErrorType, timedOut.ErrReason)
 	require.Contains(t, timedOut.ErrReason, "retries exhausted")
 	require.Contains(t, timedOut.ErrReason, photoflow.GenerateThumbnailActivity)
 	hist := history(t, st, run.GetID(), run.GetRunID())

@@ -55,6 +55,8 @@ type stack struct {
 	pipeline    *pipeline.Pipeline
 	// faults is the fault injector when --faults is set, for its counts.
 	faults *faults.Injector
+	// acts are the activities the workers run (benchmarks call them directly).
+	acts *activities.Activities
 	// Addresses, for the banner and tests.
 	TemporalAddr, TemporalUIAddr, S3Endpoint, HTTPAddr string
 }
@@ -198,6 +200,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (st *stack, err er
 	acts := &activities.Activities{Objects: actObjects, Store: actStore, Accounts: st.store,
 		Starter:  pipeline.Starter{P: st.pipeline},
 		Temporal: st.client, Vision: analyzer, Settings: cfg.Settings, Limits: cfg.Limits}
+	st.acts = acts
 	has := func(r string) bool { return slices.Contains(cfg.Roles, r) }
 	actCtx := activities.WithThrottleBackoff(context.Background(), cfg.ThrottleBackoff)
 	if has(roleWorkflows) || has(roleActivities) {
