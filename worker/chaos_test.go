@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -61,6 +62,13 @@ func TestMain(m *testing.M) {
 		code := run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
+	}
+	// This package's end-to-end suite (bulk imports, chaos runs, browser) takes about eight
+	// minutes on two cores, close to go test's default ten-minute limit per package; a
+	// limit the caller chose is kept.
+	flag.Parse()
+	if t := flag.Lookup("test.timeout"); t != nil && t.Value.String() == (10*time.Minute).String() {
+		_ = flag.Set("test.timeout", (40 * time.Minute).String())
 	}
 	os.Exit(m.Run())
 }
