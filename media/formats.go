@@ -1,8 +1,10 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 )
 
 const pngSignature = "\x89PNG\r\n\x1a\n"
@@ -128,9 +130,11 @@ func identifyJPEG(s *source, info *Info) error {
 }
 
 // identifyPNG reads IHDR and then hops from chunk header to chunk header,
-// reading only an eXIf chunk's data. eXIf may legally follow IDAT, so the
-// walk goes on to IEND; a file that ends early still identifies, because its
-// header is intact and the decode step will report the damage.
+// reading only an eXIf chunk's data. eXIf may legally follow IDAT; rather
+// than hop over every pixel-data chunk (a read, or a remote request, each),
+// the search then reads the file's tail once and looks there (see
+// pngTailEXIF). A file that ends early still identifies, because its header
+// is intact and the decode step will report the damage.
 func identifyPNG(s *source, info *Info) error {
 	b, err := s.at(8, 8+13)
 	if err != nil {
@@ -170,8 +174,14 @@ func identifyPNG(s *source, info *Info) error {
 		case "IEND":
 			return nil
 		case "IDAT":
-			// From here on the chunks are bulk pixel data: fetch only the
-			// 8-byte headers instead of windows that would mostly be skipped.
+			if exifSeen {
+				return nil // nothing else after the pixels is read
+			}
+			if s.size-off > pngTailWindow {
+				return pngTailEXIF(s, info)
+			}
+			// A short rest: fetch only the 8-byte headers instead of windows
+			// that would mostly be skipped.
 			s.readahead = 0
 			hops = max(hops, 0)
 		case "eXIf":
@@ -191,16 +201,61 @@ func identifyPNG(s *source, info *Info) error {
 				info.Warnings = addWarning(info.Warnings, "exif: eXIf chunk is truncated")
 				break
 			}
-			// The PNG extension says the chunk starts with the TIFF header,
-			// but some writers copy the JPEG APP1 prefix along with it.
-			if len(data) >= 6 && string(data[:6]) == "Exif\x00\x00" {
-				data = data[6:]
-			}
-			parseEXIF(data).apply(info)
+			applyPNGEXIF(data, info)
 		}
 		off += 12 + int64(length)
 	}
 	return nil
+}
+
+// pngTailWindow is how much of a PNG's end is searched for an eXIf chunk
+// that follows the pixel data: writers that add metadata afterwards append
+// it just before IEND.
+const pngTailWindow = 64 << 10
+
+// pngTailEXIF reads the last pngTailWindow bytes of the file in one piece and
+// parses the first eXIf chunk found there. Pixel data can contain the bytes
+// "eXIf" by chance, so a candidate counts only when its length fits and its
+// CRC matches.
+func pngTailEXIF(s *source, info *Info) error {
+	start := s.size - pngTailWindow
+	tail, err := s.fresh(start, pngTailWindow)
+	if err != nil {
+		if errors.Is(err, errShort) {
+			return nil
+		}
+		return err
+	}
+	for i := 4; i+8 <= len(tail); {
+		j := bytes.Index(tail[i:], []byte("eXIf"))
+		if j < 0 {
+			return nil
+		}
+		p := i + j
+		i = p + 1
+		length := int64(binary.BigEndian.Uint32(tail[p-4 : p]))
+		end := int64(p) + 4 + length + 4
+		if end > int64(len(tail)) {
+			continue
+		}
+		body := tail[p : int64(p)+4+length]
+		if crc32.ChecksumIEEE(body) != binary.BigEndian.Uint32(tail[end-4:end]) {
+			continue
+		}
+		applyPNGEXIF(body[4:], info)
+		return nil
+	}
+	return nil
+}
+
+// applyPNGEXIF parses an eXIf chunk's data into info. The PNG extension says
+// the chunk starts with the TIFF header, but some writers copy the JPEG APP1
+// prefix along with it.
+func applyPNGEXIF(data []byte, info *Info) {
+	if len(data) >= 6 && string(data[:6]) == "Exif\x00\x00" {
+		data = data[6:]
+	}
+	parseEXIF(data).apply(info)
 }
 
 // identifyTIFF reads the image size from the first IFD. TIFF is identified

@@ -428,9 +428,11 @@ func TestParseEXIFWarningsCapped(t *testing.T) {
 	}
 }
 
-// After a very long run of IDAT chunks the search for eXIf gives up rather
-// than issue thousands of reads.
-func TestIdentifyPNGHopLimit(t *testing.T) {
+// After the first IDAT the search for eXIf reads the file's tail once instead
+// of hopping over every pixel-data chunk: an eXIf just before IEND is found in
+// a few reads however long the IDAT run, and one buried further from the end
+// is given up on.
+func TestIdentifyPNGAfterIDAT(t *testing.T) {
 	plain := mediatest.PNG(mediatest.Quadrants(8, 8), nil)
 	exif := mediatest.EncodeEXIF(mediatest.EXIF{Orientation: 5}, binary.LittleEndian)
 	build := func(idats int) []byte {
@@ -449,14 +451,33 @@ func TestIdentifyPNGHopLimit(t *testing.T) {
 	if err != nil || info.Orientation != 5 {
 		t.Errorf("500 IDATs: %+v, %v", info, err)
 	}
-	data := build(5000)
+	data := build(50000)
 	cr := &countingReaderAt{r: bytes.NewReader(data)}
 	info, err = media.Identify(cr, int64(len(data)))
-	if err != nil || info.Orientation != 1 || info.Width != 8 {
-		t.Errorf("5000 IDATs: %+v, %v", info, err)
+	if err != nil || info.Orientation != 5 || info.Width != 8 {
+		t.Errorf("50000 IDATs: %+v, %v", info, err)
 	}
-	if c := cr.calls.Load(); c > 1100 {
+	if c := cr.calls.Load(); c > 4 {
 		t.Errorf("%d reads", c)
+	}
+
+	// 100 KB of chunks after the eXIf puts it out of the tail's reach; a
+	// forged "eXIf" inside pixel data (wrong CRC) is not taken for one.
+	plainIEND := len(plain) - 12
+	buried := bytes.Clone(plain[:plainIEND])
+	buried = append(buried, mediatest.PNGChunk("IDAT", make([]byte, 70<<10))...)
+	buried = append(buried, mediatest.PNGChunk("eXIf", exif)...)
+	forged := append([]byte{0, 0, 0, 30}, "eXIf"...)
+	forged = append(forged, exif[:min(len(exif), 30)]...)
+	buried = append(buried, mediatest.PNGChunk("IDAT", append(make([]byte, 100<<10), forged...))...)
+	buried = append(buried, plain[plainIEND:]...)
+	cr = &countingReaderAt{r: bytes.NewReader(buried)}
+	info, err = media.Identify(cr, int64(len(buried)))
+	if err != nil || info.Orientation != 1 || len(info.Warnings) != 0 {
+		t.Errorf("buried eXIf: %+v, %v", info, err)
+	}
+	if c := cr.calls.Load(); c > 4 {
+		t.Errorf("buried eXIf: %d reads", c)
 	}
 }
 
