@@ -274,7 +274,8 @@ func (a *Activities) heartbeating(ctx context.Context, fn func() error) error {
 	go func() { done <- fn() }()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	activity.RecordHeartbeat(ctx)
+	// No heartbeat at the start: each is a round trip and a history write, and most pixel
+	// work ends long before the first tick; a cancellation arrives with a heartbeat's answer.
 	for {
 		select {
 		case err := <-done:

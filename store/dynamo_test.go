@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -45,6 +47,14 @@ func dynamoEndpoint(t *testing.T) string {
 // taking them from the environment would make the tests depend on the developer's AWS setup.
 var testCreds = config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", ""))
 
+// freshConnections opens a connection per request to the loopback dynalite. Under a loaded
+// machine it closes idle keep-alive sockets as the client reuses them; production retries
+// that (a network error is ServiceUnavailable to Temporal), but these tests call the store
+// directly, with the SDK's single attempt.
+var freshConnections = config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+	t.DisableKeepAlives = true
+}))
+
 const testRegion = "us-east-1"
 
 var prefixSeq atomic.Int64
@@ -76,7 +86,7 @@ func openDynamoPrefix(t *testing.T, prefix string) *store.Dynamo {
 	t.Helper()
 	ep := dynamoEndpoint(t)
 	ctx := ctxFor(t)
-	d, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: ep, Region: testRegion, TablePrefix: prefix}, testCreds)
+	d, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: ep, Region: testRegion, TablePrefix: prefix}, testCreds, freshConnections)
 	if err != nil {
 		t.Fatalf("OpenDynamo: %v", err)
 	}
@@ -128,7 +138,7 @@ func TestDynamoCreateTablesIdempotent(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			other, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: dynamoEndpoint(t), Region: testRegion, TablePrefix: prefix}, testCreds)
+			other, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: dynamoEndpoint(t), Region: testRegion, TablePrefix: prefix}, testCreds, freshConnections)
 			if err == nil {
 				err = other.CreateTables(ctx)
 			}
@@ -155,7 +165,7 @@ func TestDynamoCreateTablesConcurrentFresh(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			d, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: ep, Region: testRegion, TablePrefix: prefix}, testCreds)
+			d, err := store.OpenDynamo(ctx, store.DynamoConfig{Endpoint: ep, Region: testRegion, TablePrefix: prefix}, testCreds, freshConnections)
 			if err == nil {
 				err = d.CreateTables(ctx)
 			}

@@ -90,8 +90,9 @@ func BenchmarkPipelineWorkflow(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
-// processDirect is one image through the activity code without Temporal: the workflow's
-// stages in its order, labels and thumbnail side by side, then the record.
+// processDirect is one image through the activity code without Temporal: the calls the
+// workflow makes, in its order (a PROCESSING record, metadata, moderation, labels and
+// thumbnail side by side, the final record).
 func processDirect(ctx context.Context, st *stack, user, album, name string, data []byte) error {
 	key := photoflow.IncomingPrefix + user + "/" + album + "/" + name
 	etag, err := st.objects.Put(ctx, st.cfg.Bucket, key, data, "image/jpeg",
@@ -101,6 +102,13 @@ func processDirect(ctx context.Context, st *stack, user, album, name string, dat
 	}
 	a, s := st.acts, st.cfg.Settings
 	in := photoflow.ObjectInput{Bucket: st.cfg.Bucket, Key: key, ETag: etag}
+	// The workflow writes a PROCESSING record first, so the gallery shows the upload at once.
+	now := time.Now().UTC()
+	rec := photoflow.ImageRecord{ImageID: photoflow.ImageID(key), UserID: user, AlbumID: album,
+		S3Bucket: in.Bucket, S3Key: key, ETag: etag, UploadTime: now, UpdateTime: now, Status: photoflow.StatusProcessing}
+	if err := a.PersistMetadata(ctx, rec); err != nil {
+		return err
+	}
 	md, err := a.ExtractImageMetadata(ctx, in)
 	if err != nil {
 		return err
@@ -125,11 +133,11 @@ func processDirect(ctx context.Context, st *stack, user, album, name string, dat
 	if lerr != nil || terr != nil {
 		return cmpErr(lerr, terr)
 	}
-	now := time.Now().UTC()
-	return a.PersistMetadata(ctx, photoflow.ImageRecord{ImageID: photoflow.ImageID(key), UserID: user, AlbumID: album,
-		S3Bucket: in.Bucket, S3Key: key, ETag: etag, UploadTime: now, UpdateTime: now, Status: photoflow.StatusSucceeded,
-		Format: md.Format, Dimensions: &md.Dimensions, Orientation: md.Orientation, FileSize: md.FileSize,
-		Labels: labels, Moderation: &photoflow.ModerationRecord{Labels: mod.Labels, Score: mod.Score}, Thumbnail: &thumb})
+	rec.UpdateTime, rec.Status = time.Now().UTC(), photoflow.StatusSucceeded
+	rec.Format, rec.Dimensions, rec.Orientation, rec.FileSize = md.Format, &md.Dimensions, md.Orientation, md.FileSize
+	rec.Labels, rec.Thumbnail = labels, &thumb
+	rec.Moderation = &photoflow.ModerationRecord{Labels: mod.Labels, Score: mod.Score}
+	return a.PersistMetadata(ctx, rec)
 }
 
 // BenchmarkPipelineDirect runs the same batch through processDirect, as many images at once
