@@ -55,30 +55,23 @@ func benchStack(b *testing.B) *stack {
 	return st
 }
 
-// BenchmarkPipelineWorkflow uploads a batch of 12 MP photos and waits until every record is
-// SUCCEEDED: upload, the workflow with its seven activities, and the persisted record.
-func BenchmarkPipelineWorkflow(b *testing.B) {
-	st := benchStack(b)
-	data, n := bench12MP(), benchBatch(b)
-	ctx := context.Background()
+// runBatches runs each of b.N rounds as n calls of one(album, i), at most par at once, and
+// reports images per second.
+func runBatches(b *testing.B, prefix string, n, par int, one func(album string, i int) error) {
+	b.Helper()
 	round := 0
 	b.ResetTimer()
 	for b.Loop() {
 		round++
-		album := fmt.Sprintf("wf%d", round)
+		album := fmt.Sprintf("%s%d", prefix, round)
+		sem := make(chan struct{}, par)
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		for i := range n {
+			sem <- struct{}{}
 			wg.Go(func() {
-				s, err := st.pipeline.Submit(ctx, "bench", album, fmt.Sprintf("IMG_%04d.jpg", i), data)
-				if err == nil {
-					var rec photoflow.ImageRecord
-					rec, err = st.pipeline.Wait(ctx, s.WorkflowID, s.RunID)
-					if err == nil && rec.Status != photoflow.StatusSucceeded {
-						err = fmt.Errorf("%s: %s %s", rec.ImageID, rec.Status, rec.ErrReason)
-					}
-				}
-				errs <- err
+				defer func() { <-sem }()
+				errs <- one(album, i)
 			})
 		}
 		wg.Wait()
@@ -88,6 +81,25 @@ func BenchmarkPipelineWorkflow(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkPipelineWorkflow uploads a batch of 12 MP photos and waits until every record is
+// SUCCEEDED: upload, the workflow with its seven activities, and the persisted record.
+func BenchmarkPipelineWorkflow(b *testing.B) {
+	st := benchStack(b)
+	data, n := bench12MP(), benchBatch(b)
+	ctx := context.Background()
+	runBatches(b, "wf", n, n, func(album string, i int) error {
+		s, err := st.pipeline.Submit(ctx, "bench", album, fmt.Sprintf("IMG_%04d.jpg", i), data)
+		if err != nil {
+			return err
+		}
+		rec, err := st.pipeline.Wait(ctx, s.WorkflowID, s.RunID)
+		if err == nil && rec.Status != photoflow.StatusSucceeded {
+			err = fmt.Errorf("%s: %s %s", rec.ImageID, rec.Status, rec.ErrReason)
+		}
+		return err
+	})
 }
 
 // processDirect is one image through the activity code without Temporal: the calls the
@@ -147,28 +159,9 @@ func BenchmarkPipelineDirect(b *testing.B) {
 	st := benchStack(b)
 	data, n := bench12MP(), benchBatch(b)
 	ctx := context.Background()
-	round := 0
-	b.ResetTimer()
-	for b.Loop() {
-		round++
-		album := fmt.Sprintf("direct%d", round)
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i := range n {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				errs <- processDirect(ctx, st, "bench", album, fmt.Sprintf("IMG_%04d.jpg", i), data)
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(b, err)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+	runBatches(b, "direct", n, runtime.GOMAXPROCS(0), func(album string, i int) error {
+		return processDirect(ctx, st, "bench", album, fmt.Sprintf("IMG_%04d.jpg", i), data)
+	})
 }
 
 // BenchmarkLatency12MP is one photo at a time on an idle stack: from the upload's first
