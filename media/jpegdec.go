@@ -52,6 +52,16 @@ type jpegDecoder struct {
 	// judged, so that the full decoder can start over on a stream that
 	// cannot be rewound.
 	recorded []byte
+	// overflow is set when more than maxRecorded bytes came before the frame
+	// header: the recording is dropped, so a fallback can no longer replay.
+	overflow bool
+	// tables counts Huffman table definitions: each costs a table build, so
+	// a file made of nothing else must not buy unbounded work.
+	tables int
+	// jfif and adobe (the APP14 transform, -1 when absent) decide, as for
+	// image/jpeg, whether three components are YCbCr or RGB.
+	jfif  bool
+	adobe int
 
 	// Entropy-coded data state.
 	acc     uint64
@@ -90,8 +100,11 @@ type jpegReduced struct {
 // (1, 2, 4 or 8) from the full size once the frame header is known. When it
 // returns errFallback, replay yields the whole stream again from its start.
 func decodeJPEGReduced(r io.Reader, maxPixels int64, pick func(w, h int) int) (res jpegReduced, replay io.Reader, err error) {
-	d := &jpegDecoder{r: r, buf: make([]byte, jpegBufSize), record: true}
+	d := &jpegDecoder{r: r, buf: make([]byte, jpegBufSize), record: true, adobe: -1}
 	defer func() {
+		if errors.Is(err, errFallback) && d.overflow {
+			err = malformed("JPEG carries more than %d MiB before its frame header", maxRecorded>>20)
+		}
 		if errors.Is(err, errFallback) {
 			replay = io.MultiReader(bytes.NewReader(d.recorded), r)
 		}
@@ -124,7 +137,11 @@ func (d *jpegDecoder) fill(k int) bool {
 	for d.end-d.pos < k {
 		m, err := d.r.Read(d.buf[d.end:])
 		if m > 0 && d.record {
-			d.recorded = append(d.recorded, d.buf[d.end:d.end+m]...)
+			if len(d.recorded)+m > maxRecorded {
+				d.record, d.recorded, d.overflow = false, nil, true
+			} else {
+				d.recorded = append(d.recorded, d.buf[d.end:d.end+m]...)
+			}
 		}
 		d.end += m
 		if err != nil {
@@ -256,6 +273,8 @@ func (d *jpegDecoder) decode(maxPixels int64, pick func(w, h int) int) (image.Im
 				return nil, malformed("JPEG has a second frame header")
 			}
 			err = d.readSOF(m, maxPixels, pick)
+		case m == 0xE0 || m == 0xEE:
+			err = d.readAPP(m)
 		default:
 			var n int
 			if n, err = d.segmentLength(); err == nil {
@@ -268,6 +287,37 @@ func (d *jpegDecoder) decode(maxPixels int64, pick func(w, h int) int) (image.Im
 	}
 }
 
+// Bounds on what a file may make the decoder keep or redo.
+const (
+	// maxRecorded is how much may precede the frame header (metadata
+	// segments): it is kept for a fallback's replay.
+	maxRecorded = 16 << 20
+	// maxHuffmanTables is far above the few dozen a progressive file with
+	// per-scan tables defines.
+	maxHuffmanTables = 1024
+)
+
+// readAPP reads an APP0 or APP14 segment for the colour-space hints in it
+// (JFIF means YCbCr; Adobe's transform 0 means RGB) and skips the rest.
+func (d *jpegDecoder) readAPP(m byte) error {
+	n, err := d.segmentLength()
+	if err != nil {
+		return err
+	}
+	k := min(n, 12)
+	b, err := d.readN(k)
+	if err != nil {
+		return err
+	}
+	switch {
+	case m == 0xE0 && k >= 5 && string(b[:5]) == "JFIF\x00":
+		d.jfif = true
+	case m == 0xEE && k >= 12 && string(b[:5]) == "Adobe":
+		d.adobe = int(b[11])
+	}
+	return d.skip(n - k)
+}
+
 func (d *jpegDecoder) readDHT() error {
 	n, err := d.segmentLength()
 	if err != nil {
@@ -276,6 +326,9 @@ func (d *jpegDecoder) readDHT() error {
 	for n > 0 {
 		if n < 17 {
 			return malformed("JPEG DHT segment is too short")
+		}
+		if d.tables++; d.tables > maxHuffmanTables {
+			return malformed("JPEG defines more than %d Huffman tables", maxHuffmanTables)
 		}
 		b, err := d.readN(17)
 		if err != nil {
@@ -416,6 +469,10 @@ func (d *jpegDecoder) readSOF(m byte, maxPixels int64, pick func(w, h int) int) 
 		}
 		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
 	}
+	if nc == 3 && !d.jfif && (d.adobe == 0 || string([]byte{d.comps[0].id, d.comps[1].id, d.comps[2].id}) == "RGB") {
+		// Stored as RGB, not YCbCr: rare enough to leave to image/jpeg.
+		return errFallback
+	}
 	if nc == 1 {
 		// A lone component is never interleaved; its sampling factors say
 		// nothing about the block layout.
@@ -532,9 +589,8 @@ func (d *jpegDecoder) readScan() error {
 		}
 		return err
 	}
-	if ss != 0 || se != 63 || ah != 0 || al != 0 {
-		return malformed("JPEG sequential scan with spectral selection %d..%d", ss, se)
-	}
+	// A sequential scan's Ss, Se, Ah and Al carry nothing; libjpeg warns about
+	// odd values and decodes the scan anyway, and so do we.
 	for _, c := range comps {
 		if !d.dcTab[c.td].defined || !d.acTab[c.ta].defined {
 			return malformed("JPEG scan uses an undefined Huffman table")

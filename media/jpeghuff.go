@@ -71,13 +71,12 @@ func (t *huffTable) build(counts *[16]byte, syms []byte, ac bool) error {
 			sym := byte(e)
 			r, s := int(sym>>4), int(sym&15)
 			switch {
-			case s == 0 && r == 0:
-				t.skip[j] = uint16(l) | skipEOB<<8
 			case s == 0 && r == 15:
 				t.skip[j] = uint16(l) | 16<<8
 			case s == 0:
-				// An EOB run belongs to progressive scans only; left to the
-				// slow path, which rejects it.
+				// End of block; a run of 1..14 without a size means nothing in
+				// a sequential scan, and libjpeg ends the block there too.
+				t.skip[j] = uint16(l) | skipEOB<<8
 			case l+s <= lookBits:
 				t.skip[j] = uint16(l+s) | uint16(r+1)<<8
 			}
@@ -260,10 +259,8 @@ func (d *jpegDecoder) skipAC(t *huffTable, k int) error {
 				k += 16
 				continue
 			}
-			if r != 0 {
-				d.acc, d.nbits = acc, nbits
-				return malformed("JPEG has an EOB run in a sequential scan")
-			}
+			// Run 1..14 with no size is meaningless in a sequential scan;
+			// libjpeg takes it for end of block, as does this.
 			break
 		}
 		acc <<= s
@@ -293,10 +290,7 @@ func (d *jpegDecoder) decodeAC(t *huffTable, q *[64]int32, blk *[64]int32, kmax 
 				k += 16
 				continue
 			}
-			if r != 0 {
-				return malformed("JPEG has an EOB run in a sequential scan")
-			}
-			return nil
+			return nil // end of block (run 1..14 without a size counts as one too)
 		}
 		k += r
 		v := d.receive(s)
