@@ -592,6 +592,11 @@ func (d *jpegDecoder) readScan() error {
 	// A sequential scan's Ss, Se, Ah and Al carry nothing; libjpeg warns about
 	// odd values and decodes the scan anyway, and so do we.
 	for _, c := range comps {
+		if c.done {
+			// Each component is coded in exactly one sequential scan; a repeat
+			// would only buy another pass over the whole image.
+			return malformed("JPEG repeats component %d in a second sequential scan", c.id)
+		}
 		if !d.dcTab[c.td].defined || !d.acTab[c.ta].defined {
 			return malformed("JPEG scan uses an undefined Huffman table")
 		}

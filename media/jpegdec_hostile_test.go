@@ -128,3 +128,14 @@ func TestReducedDecodeIgnoresSequentialScanFields(t *testing.T) {
 		t.Errorf("Se=0 changed the image")
 	}
 }
+
+// A sequential file codes each component once; a repeated scan is refused, not decoded again.
+func TestReducedDecodeRefusesRepeatedScan(t *testing.T) {
+	b := mediatest.EncodeJPEG(mediatest.Photo(64, 48, 4), mediatest.JPEGOptions{})
+	sos := bytes.Index(b, []byte{0xFF, 0xDA})
+	eoi := bytes.LastIndex(b, []byte{0xFF, 0xD9})
+	twice := append(append(bytes.Clone(b[:eoi]), b[sos:eoi]...), 0xFF, 0xD9)
+	if _, err := media.DecodeAtLeast(bytes.NewReader(twice), media.FormatJPEG, 8, 6, 0); !errors.Is(err, media.ErrMalformed) {
+		t.Fatalf("got %v, want ErrMalformed", err)
+	}
+}
