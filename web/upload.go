@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"unicode"
 
 	"photoflow"
+	"photoflow/media"
 	"photoflow/pipeline"
 )
 
@@ -21,7 +20,7 @@ import (
 //   - Over the per-file limit (API.MaxUpload): 413, naming the limit.
 //   - Not an image at all (text, HTML, SVG, PDF, executables, archives, empty files): 415.
 //     "An image" is a file that starts with a signature the pipeline's identification
-//     (media.Identify) recognises; imageFormat keeps the same list.
+//     (media.Identify) recognises.
 //   - JPEG and PNG go through. So do GIF, TIFF, BMP, WebP, HEIC and AVIF: the pipeline
 //     identifies them and records FileNotSupported, which the user then sees on the photo,
 //     and a later version that processes them needs no change here. A JPEG or PNG whose
@@ -79,80 +78,16 @@ func checkUploadType(f io.ReaderAt, size int64, name string) (int, error) {
 	if size == 0 {
 		return http.StatusUnsupportedMediaType, fmt.Errorf("%s is empty, not an image", name)
 	}
-	head := make([]byte, min(size, sniffLen))
-	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return http.StatusBadRequest, fmt.Errorf("read %s: %w", name, err)
-	}
-	if imageFormat(head) == "" {
+	// The pipeline's own identification decides, so the two can never disagree; it reads
+	// only headers. A recognised signature with a broken header goes through: the run
+	// records why it cannot be processed.
+	if _, err := media.Identify(f, size); errors.Is(err, media.ErrUnknownFormat) {
 		return http.StatusUnsupportedMediaType, fmt.Errorf("%s is not an image: photoflow takes JPEG and PNG photos "+
 			"(GIF, TIFF, BMP, WebP, HEIC and AVIF are accepted and recorded as %s)", name, photoflow.ErrFileNotSupported)
+	} else if err != nil && !errors.Is(err, media.ErrMalformed) {
+		return http.StatusBadRequest, fmt.Errorf("read %s: %w", name, err)
 	}
 	return 0, nil
-}
-
-// sniffLen covers every signature imageFormat reads, including the ftyp brands of HEIF.
-const sniffLen = 4096
-
-// imageFormat names the image format head starts with, or "" for none. It checks the
-// signatures media.Identify checks, and only those: whether the header behind a signature
-// is sound is the pipeline's to find out and record.
-func imageFormat(head []byte) string {
-	h := head
-	switch {
-	case len(h) >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF:
-		return "JPEG"
-	case bytes.HasPrefix(h, []byte("\x89PNG\r\n\x1a\n")):
-		return "PNG"
-	case bytes.HasPrefix(h, []byte("GIF87a")), bytes.HasPrefix(h, []byte("GIF89a")):
-		return "GIF"
-	case bytes.HasPrefix(h, []byte("II*\x00")), bytes.HasPrefix(h, []byte("MM\x00*")),
-		bytes.HasPrefix(h, []byte("II+\x00")), bytes.HasPrefix(h, []byte("MM\x00+")):
-		return "TIFF"
-	case len(h) >= 12 && string(h[:4]) == "RIFF" && string(h[8:12]) == "WEBP":
-		return "WEBP"
-	case len(h) >= 18 && h[0] == 'B' && h[1] == 'M' && bmpHeaderSize(binary.LittleEndian.Uint32(h[14:18])):
-		return "BMP"
-	case len(h) >= 12 && string(h[4:8]) == "ftyp":
-		return heifBrand(h)
-	}
-	return ""
-}
-
-func bmpHeaderSize(n uint32) bool {
-	switch n {
-	case 12, 16, 40, 52, 56, 64, 108, 124:
-		return true
-	}
-	return false
-}
-
-// heifBrand reads an ISO-BMFF ftyp box: HEIC or AVIF when a brand says so, HEIC for a
-// generic HEIF brand, "" for every other ftyp file (MP4, QuickTime, 3GP video).
-func heifBrand(h []byte) string {
-	box := int(binary.BigEndian.Uint32(h))
-	if box < 12 {
-		return ""
-	}
-	h = h[:min(box, len(h))]
-	brands := []string{string(h[8:12])}
-	for i := 16; i+4 <= len(h); i += 4 {
-		brands = append(brands, string(h[i:i+4]))
-	}
-	generic := false
-	for _, b := range brands {
-		switch b {
-		case "avif", "avis":
-			return "AVIF"
-		case "heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs":
-			return "HEIC"
-		case "mif1", "msf1", "miaf":
-			generic = true
-		}
-	}
-	if generic {
-		return "HEIC"
-	}
-	return ""
 }
 
 // rasterType reports whether a MIME type (as the extension table gives it) is safe to
