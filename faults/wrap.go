@@ -26,37 +26,30 @@ func (in *Injector) Transport(base http.RoundTripper) http.RoundTripper {
 	}
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		kind := in.draw(Objects)
-		switch kind {
-		case "":
+		if kind == "" {
 			return base.RoundTrip(req)
-		case Hang:
-			if req.Body != nil {
-				_ = req.Body.Close()
+		}
+		if kind == ServerError && in.coin() {
+			// Carried out, then the answer is lost.
+			resp, err := base.RoundTrip(req)
+			if err != nil {
+				return nil, err
 			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return s3Error(req, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."), nil
+		}
+		if req.Body != nil {
+			_ = req.Body.Close() // the request is never sent
+		}
+		switch kind {
+		case Hang:
 			return nil, hang(req.Context())
 		case ServerError:
-			if in.coin() {
-				resp, err := base.RoundTrip(req)
-				if err != nil {
-					return nil, err
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				return s3Error(req, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."), nil
-			}
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
 			return s3Error(req, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."), nil
 		case Throttle:
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
 			return s3Error(req, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate."), nil
 		default: // Permanent
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
 			return s3Error(req, http.StatusForbidden, "AccessDenied", "Access Denied"), nil
 		}
 	})

@@ -194,18 +194,13 @@ type chaosImage struct {
 // chaosImages makes n camera JPEGs of varied sizes and orientations, and junk text files.
 func chaosImages(n, junk int) []chaosImage {
 	sizes := [][2]int{{320, 240}, {480, 320}, {640, 480}, {800, 600}, {600, 800}, {512, 512}}
-	out := make([]chaosImage, 0, n+junk)
-	var mu sync.Mutex
+	out := make([]chaosImage, n, n+junk)
 	var wg sync.WaitGroup
-	out = out[:n]
 	for i := range n {
-		wg.Go(func() {
+		wg.Go(func() { // each goroutine writes its own element
 			sz, o := sizes[i%len(sizes)], 1+i%8
-			img := chaosImage{name: fmt.Sprintf("IMG_%04d.jpg", i), w: sz[0], h: sz[1], orientation: o, image: true}
-			img.data = mediatest.CameraJPEG(sz[0], sz[1], o)
-			mu.Lock()
-			out[i] = img
-			mu.Unlock()
+			out[i] = chaosImage{name: fmt.Sprintf("IMG_%04d.jpg", i), w: sz[0], h: sz[1], orientation: o, image: true,
+				data: mediatest.CameraJPEG(sz[0], sz[1], o)}
 		})
 	}
 	wg.Wait()

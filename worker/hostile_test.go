@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,21 +26,11 @@ const hostileRSSBound = 256 << 20
 // rssBytes is the process's resident set now (VmRSS).
 func rssBytes(t *testing.T) int64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc: cannot measure memory")
+	kb, ok := procStatusKB("VmRSS")
+	if !ok {
+		t.Skip("no VmRSS: cannot measure memory")
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			require.NoError(t, err)
-			return kb << 10
-		}
-	}
-	t.Skip("no VmRSS")
-	return 0
+	return kb << 10
 }
 
 // TestHostileFiles pushes the hostile catalogue through the whole pipeline, as objects put

@@ -241,20 +241,30 @@ func requireOneRunEach(t *testing.T, st *stack, samples mediatest.SampleStats, a
 	}
 }
 
-// peakRSS is the process's peak resident set (VmHWM), or "unknown" off Linux.
-func peakRSS() string {
+// procStatusKB reads a kB field of /proc/self/status (VmRSS, VmHWM); ok is false off Linux.
+func procStatusKB(field string) (kb int64, ok bool) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		return "unknown"
+		return 0, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			return strings.TrimSpace(v)
+		if v, found := strings.CutPrefix(sc.Text(), field+":"); found {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb, err == nil
 		}
 	}
-	return "unknown"
+	return 0, false
+}
+
+// peakRSS is the process's peak resident set (VmHWM), or "unknown" off Linux.
+func peakRSS() string {
+	kb, ok := procStatusKB("VmHWM")
+	if !ok {
+		return "unknown"
+	}
+	return strconv.FormatInt(kb, 10) + " kB"
 }
 
 // waitProgress polls the import's progress until ok accepts it. A query can fail while the
